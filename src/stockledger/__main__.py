@@ -1,0 +1,3 @@
+from stockledger.cli import main
+
+main()
