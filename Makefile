@@ -44,7 +44,7 @@ run: deps $(BIN)/activate
 	$(BIN)/stockledger serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.test-installed
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 
 # The whole suite on SQLite, then on PostgreSQL and MariaDB when their URLs are set.
 test: deps-test $(VENV)/.test-installed lint

@@ -101,8 +101,8 @@ def product_type_create(
     batch_tracked: bool = True,
 ) -> ProductType:
     authorize(actor, "catalog.write")
-    if not 0 <= int(unit_decimals) <= 6:
-        raise ValidationError("unit_decimals must be between 0 and 6.", fields={"unit_decimals": ["0 to 6"]})
+    if not 0 <= int(unit_decimals) <= 3:
+        raise ValidationError("unit_decimals must be between 0 and 3.", fields={"unit_decimals": ["0 to 3"]})
     pt = ProductType(
         code=code,
         name=name,
