@@ -51,6 +51,9 @@ INSTALLED_APPS = [
     "stockledger.core",
     "stockledger.catalog",
     "stockledger.stock",
+    "stockledger.pieces",
+    "stockledger.relief",
+    "stockledger.sales",
     "stockledger.reconcile",
     "stockledger.web",
 ]

@@ -4,6 +4,10 @@ from importlib import import_module
 
 LOADERS = [
     "stockledger.catalog.demo",
+    "stockledger.stock.demo",
+    "stockledger.pieces.demo",
+    "stockledger.relief.demo",
+    "stockledger.sales.demo",
 ]
 
 

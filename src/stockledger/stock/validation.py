@@ -8,18 +8,16 @@ from stockledger.core.errors import Conflict, ValidationError
 
 from .models import Batch
 
-# item id -> (unit decimals, base unit, batch_tracked). A product type's unit never changes once it has items.
-_UNITS: dict[int, tuple[int, str, bool]] = {}
-
 
 def item_units(item_ids) -> dict[int, tuple[int, str, bool]]:
-    missing = [i for i in set(item_ids) if i not in _UNITS]
-    if missing:
-        for pk, dec, unit, tracked in Item.objects.filter(pk__in=missing).values_list(
+    """item id -> (unit decimals, base unit, batch_tracked). One query, no cache: an id cached in a
+    rolled-back transaction could come back as another item."""
+    return {
+        pk: (dec, unit, tracked)
+        for pk, dec, unit, tracked in Item.objects.filter(pk__in=set(item_ids)).values_list(
             "pk", "product_type__unit_decimals", "product_type__base_unit", "product_type__batch_tracked"
-        ):
-            _UNITS[pk] = (dec, unit, tracked)
-    return {i: _UNITS[i] for i in item_ids if i in _UNITS}
+        )
+    }
 
 
 def to_decimal(value, field: str) -> Decimal:

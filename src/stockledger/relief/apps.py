@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ReliefConfig(AppConfig):
+    name = "stockledger.relief"
+    label = "relief"
