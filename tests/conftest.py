@@ -52,23 +52,16 @@ def api_as(make_user):
 
 
 @pytest.fixture
-def committed_db(request, django_db_blocker):
+def committed_db(django_db_serialized_rollback, transactional_db, django_db_blocker):
     """Data that is really committed (for tests with several threads or connections).
 
-    Django's flush after such a test deletes every row, which the append-only guards refuse; the
-    guards are lifted just for the flush and put back right after it.
+    pytest-django runs these tests after all others; each starts from the migrated database
+    (serialized rollback) and is flushed at its end. The flush deletes every row, which the
+    append-only guards refuse, so the guards are lifted for it and put back when the next such
+    test starts. Use this fixture, not transactional_db, for every test that commits.
     """
-
-    def reinstall():
-        with django_db_blocker.unblock():
-            install_append_only(connection, APPEND_ONLY_TABLES)
-
-    request.addfinalizer(reinstall)
-    request.getfixturevalue("transactional_db")
-
-    def lift():
-        with django_db_blocker.unblock():
-            drop_append_only(connection, APPEND_ONLY_TABLES)
-
-    request.addfinalizer(lift)
+    with django_db_blocker.unblock():
+        install_append_only(connection, APPEND_ONLY_TABLES)
     yield
+    with django_db_blocker.unblock():
+        drop_append_only(connection, APPEND_ONLY_TABLES)
