@@ -1,5 +1,7 @@
 """Load the demo data set once (idempotent): users for every role, then each app's demo data."""
 
+import io
+
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
