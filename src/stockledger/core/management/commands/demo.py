@@ -36,8 +36,7 @@ class Command(BaseCommand):
                         name,
                         role=role.value,
                         password=demo_password(name),
-                        verbosity=0,
-                        stdout=self.stdout if opts["verbosity"] > 1 else None,
+                        stdout=io.StringIO(),
                     )
             from stockledger.core.demo import load_all
 
