@@ -1,0 +1,103 @@
+"""Server-rendered pages: status, permissions, content, htmx partials."""
+
+import pytest
+from django.test import Client
+
+from stockledger.core.roles import Role
+from stockledger.stock import services as svc
+from tests import factories as f
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stocked(make_user):
+    clerk = make_user(Role.INVENTORY_CLERK)
+    wh = f.warehouse(name="Yard")
+    it = f.item(name="Rope 10 mm")
+    b = svc.batch_receive(actor=clerk, item_id=it.pk, warehouse_id=wh.pk, qty=25, batch_no="R-1")
+    svc.stock_issue(actor=clerk, lines=[{"batch_id": b["batch_id"], "qty": 5}])
+    return clerk, wh, it, b["batch_id"]
+
+
+def browser(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+def test_anonymous_is_sent_to_login():
+    r = Client().get("/inventory/")
+    assert r.status_code == 302 and r["Location"].startswith("/login/")
+
+
+def test_login_page_and_login_flow(make_user):
+    make_user(Role.READER, username="rita")
+    c = Client()
+    assert c.get("/login/").status_code == 200
+    r = c.post("/login/", {"username": "rita", "password": "pass-word-1"})
+    assert r.status_code == 302
+    assert "Hello, rita" in c.get("/").content.decode()
+
+
+def test_dashboard_lists_expiring_batches(make_user):
+    from datetime import date, timedelta
+
+    clerk = make_user(Role.INVENTORY_CLERK)
+    it = f.item(name="Milk powder", can_expire=True)
+    svc.batch_receive(
+        actor=clerk,
+        item_id=it.pk,
+        warehouse_id=f.warehouse().pk,
+        qty=3,
+        batch_no="MP-9",
+        expiry_date=date.today() + timedelta(days=10),
+    )
+    page = browser(clerk).get("/").content.decode()
+    assert "#MP-9" in page and "Milk powder" in page
+
+
+def test_inventory_list_groups_batches_with_variant_totals(stocked):
+    clerk, wh, it, _ = stocked
+    page = browser(clerk).get("/inventory/").content.decode()
+    assert "Rope 10 mm" in page and "#R-1" in page
+    assert "Total available for this variant: <strong>20 piece</strong>" in page
+
+
+def test_inventory_filters_by_warehouse(stocked, make_user):
+    clerk, wh, it, _ = stocked
+    other = f.warehouse()
+    page = browser(clerk).get(f"/inventory/?warehouse={other.pk}").content.decode()
+    assert "#R-1" not in page and "No batches match" in page
+
+
+def test_batch_page_shows_quantities_and_ledger(stocked):
+    clerk, wh, it, b = stocked
+    page = browser(clerk).get(f"/batches/{b}/").content.decode()
+    assert "Batch #R-1" in page
+    assert 'data-testid="current-quantity">20 piece' in page
+    assert "RECEIVE" in page and "ISSUE" in page
+
+
+def test_unknown_batch_is_404(stocked):
+    assert browser(stocked[0]).get("/batches/999999/").status_code == 404
+
+
+def test_item_chart_draws_running_total(stocked):
+    clerk, wh, it, _ = stocked
+    page = browser(clerk).get(f"/items/{it.pk}/chart/").content.decode()
+    assert "<polyline" in page and ">20<" in page
+
+
+def test_audit_search_full_page_and_htmx_partial(stocked):
+    clerk, wh, it, b = stocked
+    c = browser(clerk)
+    full = c.get(f"/audit/?object_type=batch&object_id={b}").content.decode()
+    assert "<html" in full and "batch.receive" in full
+    partial = c.get(f"/audit/?object_type=batch&object_id={b}", HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in partial and "batch.issue" in partial
+
+
+def test_user_without_role_gets_403(django_user_model):
+    u = django_user_model.objects.create_user("norole", password="pass-word-1")
+    assert browser(u).get("/inventory/").status_code == 403
