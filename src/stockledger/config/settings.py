@@ -113,7 +113,7 @@ def database_from_url(url: str) -> dict:
 
 
 DEFAULT_SQLITE = f"sqlite:///{VAR_DIR / 'stockledger.sqlite3'}"
-DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", DEFAULT_SQLITE))}
+DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL") or DEFAULT_SQLITE)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Tests on SQLite use a file, not shared-cache memory: the WAL and IMMEDIATE behaviour under
