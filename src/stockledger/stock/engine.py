@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Subquery, Sum, Value, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 
 from stockledger.core import audit
@@ -81,6 +81,12 @@ def lock_inventory(keys: dict[str, tuple[int, int | None, int | None]]) -> dict[
 
 def _case(pk_values: dict[int, object], default):
     return Case(*[When(pk=pk, then=Value(v)) for pk, v in pk_values.items()], default=default)
+
+
+def _plus(column: str, delta):
+    """column + delta, rounded to the column's scale: SQLite keeps decimals as REAL, where 100 − 68.432
+    is 31.567999…, and a later − 31.568 would break the ≥ 0 CHECK (exact elsewhere, so a no-op there)."""
+    return Round(F(column) + delta, QTY["decimal_places"], **DEC)
 
 
 def _dec_case(pk_values: dict[int, Decimal]):
@@ -155,9 +161,10 @@ def apply(deltas: list[Delta], posting: Posting, *, inventory_from_batches: bool
     changes: list[audit.Change] = []
     if batches:
         Batch.objects.filter(pk__in=batches).update(
-            usable_qty=F("usable_qty") + _dec_case({pk: after[pk][0] - b.usable_qty for pk, b in batches.items()}),
-            reserved_qty=F("reserved_qty")
-            + _dec_case({pk: after[pk][1] - b.reserved_qty for pk, b in batches.items()}),
+            usable_qty=_plus("usable_qty", _dec_case({pk: after[pk][0] - b.usable_qty for pk, b in batches.items()})),
+            reserved_qty=_plus(
+                "reserved_qty", _dec_case({pk: after[pk][1] - b.reserved_qty for pk, b in batches.items()})
+            ),
             ledger_head=_case({pk: heads[f"b{pk}"] for pk in batches}, F("ledger_head")),
             version=F("version") + 1,
         )
@@ -208,8 +215,8 @@ def apply(deltas: list[Delta], posting: Posting, *, inventory_from_batches: bool
     sums = dict(predicted)
     if delta_rows:
         Inventory.objects.filter(pk__in=delta_rows).update(
-            usable_qty=F("usable_qty") + _dec_case({pk: inv_delta[pk][0] for pk in delta_rows}),
-            reserved_qty=F("reserved_qty") + _dec_case({pk: inv_delta[pk][1] for pk in delta_rows}),
+            usable_qty=_plus("usable_qty", _dec_case({pk: inv_delta[pk][0] for pk in delta_rows})),
+            reserved_qty=_plus("reserved_qty", _dec_case({pk: inv_delta[pk][1] for pk in delta_rows})),
             ledger_head=_case(
                 {inv.pk: heads[f"k{k}"] for k, inv in inventories.items() if inv.pk in delta_rows}, F("ledger_head")
             ),

@@ -9,7 +9,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from stockledger.catalog.models import Item, Warehouse
@@ -21,7 +21,7 @@ from stockledger.core.roles import authorize
 
 from .. import engine
 from ..engine import Delta, Posting
-from ..models import Batch, LedgerEntry, StockDocument
+from ..models import Batch, LedgerEntry, StockDocument, inventory_key
 from ..validation import check_issuable, collect, item_units, quantity, raise_if_blocked
 from .common import batch_state, check_lines_against_batches, check_versions, new_document, parse_batch_lines, summed
 
@@ -267,6 +267,15 @@ def stock_transfer(*, actor, lines, to_warehouse_id: int, reason: str = "", idem
             elif items[b.item_id].product_type.has_stock_forms:
                 errors[f"lines.{line['i']}.batch_id"] = ["batches with stock records move by dispatch and return"]
         collect(errors)
+        # Both legs' inventory rows in one pk-ordered call: two opposite transfers (A→B, B→A) of one
+        # item would otherwise each hold one row and wait for the other's (a deadlock).
+        engine.lock_inventory(
+            {
+                inventory_key(b.item_id, w, None): (b.item_id, w, None)
+                for b in sources.values()
+                for w in (b.warehouse_id, dest.pk)
+            }
+        )
         doc = new_document(StockDocument.Kind.TRANSFER, actor, parsed, reason)
         posting = Posting(actor, "transfer", doc.pk, idempotency_key or "", reason, "batch.transfer")
         issue_locked(lines=parsed, batches=sources, posting=posting, allow_expired=False, kind=K.TRANSFER_OUT)
@@ -276,23 +285,31 @@ def stock_transfer(*, actor, lines, to_warehouse_id: int, reason: str = "", idem
             src = sources[pk]
             target = by_no.get(src.batch_no)
             if target is None:
-                target = receive(
-                    actor=actor,
-                    item=items[src.item_id],
-                    warehouse=dest,
-                    qty=q,
-                    batch_no=src.batch_no,
-                    batch_code=src.batch_code,
-                    origin=Batch.Origin.TRANSFER,
-                    batch_date=src.batch_date,
-                    expiry_date=src.expiry_date,
-                    source_batch=src,
-                    posting=posting,
-                    kind=K.TRANSFER_IN,
-                )
-                created.append(target)
-            else:
-                deltas.append(Delta(qty=q, kind=K.TRANSFER_IN, batch=target))
+                try:
+                    with transaction.atomic():  # savepoint: a concurrent transfer may create this copy first
+                        target = receive(
+                            actor=actor,
+                            item=items[src.item_id],
+                            warehouse=dest,
+                            qty=q,
+                            batch_no=src.batch_no,
+                            batch_code=src.batch_code,
+                            origin=Batch.Origin.TRANSFER,
+                            batch_date=src.batch_date,
+                            expiry_date=src.expiry_date,
+                            source_batch=src,
+                            posting=posting,
+                            kind=K.TRANSFER_IN,
+                        )
+                    created.append(target)
+                    by_no[src.batch_no] = target
+                    continue
+                except ValidationError as e:
+                    if e.code != "duplicate":
+                        raise
+                copy = Batch.objects.filter(warehouse=dest, batch_no=src.batch_no).values_list("pk", flat=True)
+                target = by_no[src.batch_no] = next(iter(engine.lock_batches(copy).values()))
+            deltas.append(Delta(qty=q, kind=K.TRANSFER_IN, batch=target))
         if deltas:
             engine.apply(deltas, posting)
         targets = [*created, *(d.batch for d in deltas)]
