@@ -469,3 +469,13 @@ def test_recompute_racing_postings_loses_nothing(committed_db, make_user):
     assert LedgerEntry.objects.filter(batch_id=batch).aggregate(s=Sum("qty_delta"))["s"] == 1000 - 2 * n
     assert Inventory.objects.get(item=item, warehouse=wh, holder=None).usable_qty == 1000 - 2 * n
     assert Inventory.objects.get(item=gas, warehouse=wh, holder=None).usable_qty == n
+
+
+def test_recompute_as_the_named_system_user_works_from_a_scheduler(db):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("recompute", "--user", "system", stdout=out)
+    assert "(by system)" in out.getvalue()

@@ -72,7 +72,11 @@ def lock_inventory(keys: dict[str, tuple[int, int | None, int | None]]) -> dict[
     if missing:
         Inventory.objects.bulk_create(
             [Inventory(key=k, item_id=keys[k][0], warehouse_id=keys[k][1], holder_id=keys[k][2]) for k in missing],
-            ignore_conflicts=True,
+            # An upsert, not INSERT IGNORE: on InnoDB racing IGNOREs each take a shared lock on the
+            # duplicate key and then deadlock asking for the exclusive one; an upsert queues them.
+            update_conflicts=True,
+            update_fields=["key"],
+            **({} if transaction.get_connection().vendor == "mysql" else {"unique_fields": ["key"]}),
         )
         # Lock again, in pk order, now that every row exists.
         found = {r.key: r for r in Inventory.objects.select_for_update().filter(key__in=sorted(keys)).order_by("pk")}

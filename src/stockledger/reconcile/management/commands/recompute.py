@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from stockledger.core.errors import DomainError
 from stockledger.reconcile.progress import bar
-from stockledger.reconcile.recompute import recompute
+from stockledger.reconcile.recompute import SYSTEM_USERNAME, recompute
 from stockledger.reconcile.runlock import RecomputeRunning
 from stockledger.reconcile.verify import DEFAULT_CHUNK_SIZE, format_table
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, scope=None, user=None, chunk_size=DEFAULT_CHUNK_SIZE, **opts):
         actor = None
-        if user:
+        if user and user != SYSTEM_USERNAME:  # the scheduler's named system user is the default actor
             actor = get_user_model().objects.filter(username=user).first()
             if actor is None:
                 raise CommandError(f"Unknown user {user}.")
