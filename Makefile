@@ -10,7 +10,7 @@ export STOCKLEDGER_VAR_DIR ?= $(CURDIR)/var
 APT_PACKAGES := libmariadb-dev pkg-config build-essential
 APT_TEST_PACKAGES := chromium postgresql-contrib
 
-.PHONY: run test test-sqlite test-postgres test-mariadb lint bench deps deps-test clean
+.PHONY: run test lint bench deps deps-test clean screenshots
 
 # System libraries (mysqlclient builds against libmariadb). Skipped when already present.
 deps:
@@ -61,6 +61,10 @@ test: deps-test $(VENV)/.test-installed lint
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/engine.py
+
+# PNGs of the main screens (desktop and 375 px) into docs/screenshots/, from a throw-away demo database.
+screenshots: deps-test $(VENV)/.test-installed
+	$(BIN)/python -m tests.web.screenshots
 
 clean:
 	rm -rf $(VENV) var

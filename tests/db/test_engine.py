@@ -329,3 +329,24 @@ def test_ledger_rows_cannot_be_changed_in_the_database(clerk, wh, pieces):
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM stock_ledgerentry")
     assert LedgerEntry.objects.get().qty_delta == 10
+
+
+def test_generic_receive_and_issue_refuse_pipe_batches(clerk, wh):
+    """Pipe stock moves only with its rolls and pieces (I5): the generic services refuse it."""
+    pipe = f.item(f.product_type(unit="metre", decimals=3, has_stock_forms=True))
+    with pytest.raises(ValidationError) as err:
+        receive(clerk, pipe, wh, 500)
+    assert "stock records" in str(err.value.extra)
+    b = Batch.objects.create(batch_no="P-1", item=pipe, warehouse=wh, batch_date=date.today(), initial_qty=5)
+    with pytest.raises(ValidationError) as err:
+        svc.stock_issue(actor=clerk, lines=[{"batch_id": b.pk, "qty": 1}])
+    assert "stock records" in str(err.value.extra)
+
+
+def test_generated_batch_number_never_collides_with_an_explicit_one(clerk, wh, pieces):
+    first = receive(clerk, pieces, wh, 1)
+    taken = str(first["batch_id"] + 2)  # the id the third receipt will get
+    receive(clerk, pieces, wh, 1, batch_no=taken)
+    third = receive(clerk, pieces, wh, 1)
+    assert third["batch_no"] != taken
+    assert Batch.objects.filter(warehouse=wh, batch_no=taken).count() == 1

@@ -101,3 +101,51 @@ def test_audit_search_full_page_and_htmx_partial(stocked):
 def test_user_without_role_gets_403(django_user_model):
     u = django_user_model.objects.create_user("norole", password="pass-word-1")
     assert browser(u).get("/inventory/").status_code == 403
+
+
+def test_quantities_read_plainly_never_as_exponents(make_user):
+    clerk = make_user(Role.INVENTORY_CLERK)
+    it = f.item(f.product_type(unit="metre", decimals=3), name="Hose")
+    b = svc.batch_receive(actor=clerk, item_id=it.pk, warehouse_id=f.warehouse().pk, qty="1300.000", batch_no="H-9")
+    page = browser(clerk).get(f"/batches/{b['batch_id']}/").content.decode()
+    assert 'data-testid="current-quantity">1,300 metre' in page and "E+" not in page
+
+
+@pytest.mark.parametrize(
+    ("role", "cards", "not_cards"),
+    [
+        (Role.LOGISTICS_MANAGER, ["packages awaiting LM approval", "drift rows found by the last check"], []),
+        (Role.LOGISTICS_OFFICER, ["packages being prepared"], ["packages awaiting LM approval", "drift rows"]),
+        (Role.INVENTORY_CLERK, ["dispatched packages to hand over"], ["packages awaiting LM approval"]),
+        (Role.SALES, ["invoices not yet paid"], ["packages being prepared", "drift rows"]),
+        (Role.READER, [], ["packages", "drift rows", "invoices not yet paid"]),
+    ],
+    ids=lambda v: str(v) if isinstance(v, Role) else None,
+)
+def test_the_dashboard_shows_what_needs_each_role(world, role, cards, not_cards):
+    page = browser(world.user(role)).get("/").content.decode()
+    for text in cards:
+        assert text in page, text
+    for text in not_cards:
+        assert text not in page, text
+    assert "batches expiring in 30 days" in page and "stock rows below reorder level" in page
+
+
+def test_the_managers_dashboard_counts_the_packages_awaiting_approval(world):
+    from stockledger.relief import services as relief
+    from stockledger.relief.models import ReliefPackage
+
+    pkg = ReliefPackage.objects.get(pk=world.ids["package"])
+    relief.relief_package_submit(actor=world.user(Role.ADMIN), package_id=pkg.pk, version=pkg.version)
+    page = browser(world.user(Role.LOGISTICS_MANAGER)).get("/").content.decode()
+    assert "<strong>1</strong><span>packages awaiting LM approval</span>" in page
+    assert 'href="/relief/approvals/"' in page
+
+
+def test_the_dashboard_lists_stock_below_its_reorder_level(stocked):
+    from stockledger.stock.models import Inventory
+
+    clerk, wh, it, _ = stocked
+    Inventory.objects.filter(item=it, warehouse=wh).update(reorder_qty=50)
+    page = browser(clerk).get("/").content.decode()
+    assert "Rope 10 mm" in page and "No stock is below its reorder level." not in page

@@ -48,7 +48,7 @@ def waybill_context(package_id: int) -> dict:
         ("Handed over by", pkg["handed_over_by"], _when(pkg["handed_over_at"])),
         ("Received by", pkg["received_by"], _when(pkg["received_at"])),
     ]
-    decimals = {pk: dec for pk, (dec, _, _) in item_units({ln["item_id"] for ln in pkg["allocations"]}).items()}
+    decimals = {pk: dec for pk, (dec, *_) in item_units({ln["item_id"] for ln in pkg["allocations"]}).items()}
     return {
         "pkg": pkg,
         "origins": list(origins.values()),

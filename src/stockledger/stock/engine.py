@@ -67,7 +67,7 @@ def lock_inventory(keys: dict[str, tuple[int, int | None, int | None]]) -> dict[
     """Lock the inventory rows of these keys, creating the missing ones first (race-safe)."""
     if not keys:
         return {}
-    found = {r.key: r for r in Inventory.objects.select_for_update().filter(key__in=sorted(keys)).order_by("pk")}
+    found = _lock_inventory_rows(keys)
     missing = [k for k in keys if k not in found]
     if missing:
         Inventory.objects.bulk_create(
@@ -79,8 +79,17 @@ def lock_inventory(keys: dict[str, tuple[int, int | None, int | None]]) -> dict[
             **({} if transaction.get_connection().vendor == "mysql" else {"unique_fields": ["key"]}),
         )
         # Lock again, in pk order, now that every row exists.
-        found = {r.key: r for r in Inventory.objects.select_for_update().filter(key__in=sorted(keys)).order_by("pk")}
+        found = _lock_inventory_rows(keys)
     return found
+
+
+def _lock_inventory_rows(keys) -> dict[str, Inventory]:
+    """FOR UPDATE by primary key only, in pk order (one statement: the ids come from a subquery, which
+    takes no lock; a row's key never changes). Locking through the `key` index as well lets InnoDB take
+    one row's index-entry lock and its clustered-row lock in opposite orders in two transactions whose
+    plans differ (a scan for several keys, the index for one): a deadlock on MariaDB."""
+    ids = Inventory.objects.filter(key__in=sorted(keys)).values("pk")
+    return {r.key: r for r in Inventory.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
 
 
 def _case(pk_values: dict[int, object], default):
@@ -271,8 +280,13 @@ def _set_inventory_from_batches(inventory_ids: list[int]) -> dict[int, tuple[Dec
     per = Batch.objects.filter(item_id=OuterRef("item_id"), warehouse_id=OuterRef("warehouse_id")).order_by()
     per = per.values("item_id", "warehouse_id")
     Inventory.objects.filter(pk__in=inventory_ids).update(
-        usable_qty=Coalesce(Subquery(per.annotate(s=Sum("usable_qty")).values("s")[:1]), Value(ZERO, **DEC)),
-        reserved_qty=Coalesce(Subquery(per.annotate(s=Sum("reserved_qty")).values("s")[:1]), Value(ZERO, **DEC)),
+        # Rounded to the column's scale: SQLite sums its decimals as floating point.
+        usable_qty=Round(
+            Coalesce(Subquery(per.annotate(s=Sum("usable_qty")).values("s")[:1]), Value(ZERO, **DEC)), 3, **DEC
+        ),
+        reserved_qty=Round(
+            Coalesce(Subquery(per.annotate(s=Sum("reserved_qty")).values("s")[:1]), Value(ZERO, **DEC)), 3, **DEC
+        ),
         version=F("version") + 1,
         last_updated=Value(timezone.now()),
     )

@@ -9,13 +9,17 @@ from stockledger.core.errors import Conflict, ValidationError
 from .models import Batch
 
 
-def item_units(item_ids) -> dict[int, tuple[int, str, bool]]:
-    """item id -> (unit decimals, base unit, batch_tracked). One query, no cache: an id cached in a
-    rolled-back transaction could come back as another item."""
+def item_units(item_ids) -> dict[int, tuple[int, str, bool, bool]]:
+    """item id -> (unit decimals, base unit, batch_tracked, has_stock_forms). One query, no cache: an id
+    cached in a rolled-back transaction could come back as another item."""
     return {
-        pk: (dec, unit, tracked)
-        for pk, dec, unit, tracked in Item.objects.filter(pk__in=set(item_ids)).values_list(
-            "pk", "product_type__unit_decimals", "product_type__base_unit", "product_type__batch_tracked"
+        pk: (dec, unit, tracked, forms)
+        for pk, dec, unit, tracked, forms in Item.objects.filter(pk__in=set(item_ids)).values_list(
+            "pk",
+            "product_type__unit_decimals",
+            "product_type__base_unit",
+            "product_type__batch_tracked",
+            "product_type__has_stock_forms",
         )
     }
 

@@ -128,7 +128,7 @@ def check_allocations(lines: list[dict], pkg: ReliefPackage, requested: dict[int
             errors[f"{field}.warehouse_id"] = [f"batch #{b.batch_no} is in another warehouse"]
         if pkg.destination_warehouse_id and b.warehouse_id == pkg.destination_warehouse_id:
             errors[f"{field}.batch_id"] = [f"batch #{b.batch_no} is already in the destination warehouse"]
-        dec, unit, _ = units[b.item_id]
+        dec, unit, *_ = units[b.item_id]
         try:
             desired[b.pk] = quantity(ln["qty"], dec, unit, f"{field}.qty", allow_zero=True)
         except ValidationError as e:

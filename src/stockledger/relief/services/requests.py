@@ -39,7 +39,7 @@ def _parse_lines(lines) -> list[tuple[int, Decimal]]:
         if item in seen:
             errors[f"lines.{i}.item_id"] = ["this item is listed twice"]
         seen.add(item)
-        dec, unit, tracked = units[item]
+        dec, unit, tracked, _ = units[item]
         if not tracked:
             errors[f"lines.{i}.item_id"] = ["relief items must be batch-tracked"]
         try:

@@ -33,10 +33,21 @@ def parse_batch_lines(lines, *, field: str = "lines") -> list[dict]:
     return out
 
 
+STOCK_FORMS_MESSAGE = "this batch has stock records (rolls, bundles, pieces): use the pipe operations"
+
+
 def check_lines_against_batches(
-    lines: list[dict], batches: dict[int, Batch], *, field: str = "lines", allow_zero: bool = False
+    lines: list[dict],
+    batches: dict[int, Batch],
+    *,
+    field: str = "lines",
+    allow_zero: bool = False,
+    allow_stock_forms: bool = True,
 ) -> None:
-    """Unknown batches and bad quantities (sign, decimals of the unit) -> one 400 listing every line."""
+    """Unknown batches and bad quantities (sign, decimals of the unit) -> one 400 listing every line.
+
+    With allow_stock_forms False, batches with stock records (pipes) are refused: moving their quantity
+    without their rolls and pieces would break I5."""
     units = item_units({b.item_id for b in batches.values()})
     errors: dict[str, list[str]] = {}
     for line in lines:
@@ -44,7 +55,10 @@ def check_lines_against_batches(
         if b is None:
             errors[f"{field}.{line['i']}.batch_id"] = [f"unknown batch {line['batch_id']}"]
             continue
-        dec, unit, _ = units[b.item_id]
+        dec, unit, _, forms = units[b.item_id]
+        if forms and not allow_stock_forms:
+            errors[f"{field}.{line['i']}.batch_id"] = [STOCK_FORMS_MESSAGE]
+            continue
         try:
             line["qty"] = quantity(line["qty"], dec, unit, f"{field}.{line['i']}.qty", allow_zero=allow_zero)
         except ValidationError as e:

@@ -73,7 +73,9 @@ def receive(
             fields={"batch_no": ["already exists in this warehouse"]},
         ) from None
     if placeholder:
-        b.batch_no = str(b.pk)
+        # The batch's id is its number, unless someone already numbered a batch so here.
+        taken = Batch.objects.filter(warehouse=warehouse, batch_no=str(b.pk)).exists()
+        b.batch_no = f"{b.pk}-{uuid.uuid4().hex[:6]}" if taken else str(b.pk)
         b.batch_code = batch_code or f"{item.product_type.code.upper()}-{batch_date:%y%m%d}-{b.pk}"
         Batch.objects.filter(pk=b.pk).update(batch_no=b.batch_no, batch_code=b.batch_code)
     engine.apply([Delta(qty=qty, kind=kind, batch=b)], posting)
@@ -101,6 +103,8 @@ def batch_receive(
         errors["item_id"] = [f"unknown item {item_id}"]
     elif not item.product_type.batch_tracked:
         errors["item_id"] = ["this item is not batch-tracked; post it through the ledger"]
+    elif item.product_type.has_stock_forms:
+        errors["item_id"] = ["this item has stock records (rolls, bundles, pieces): use production or return"]
     if warehouse is None:
         errors["warehouse_id"] = [f"unknown warehouse {warehouse_id}"]
     if origin not in {Batch.Origin.PRODUCTION, Batch.Origin.RECEIPT, Batch.Origin.RETURN, Batch.Origin.OPENING}:
@@ -183,7 +187,7 @@ def stock_issue(
 
     def work():
         batches = engine.lock_batches(line["batch_id"] for line in parsed)
-        check_lines_against_batches(parsed, batches)
+        check_lines_against_batches(parsed, batches, allow_stock_forms=False)
         authorize(actor, "stock.issue", [b.warehouse_id for b in batches.values()])
         doc = new_document(StockDocument.Kind.ISSUE, actor, parsed, reason)
         issue_locked(
@@ -208,7 +212,7 @@ def stock_restore(
 
     def work():
         batches = engine.lock_batches(line["batch_id"] for line in parsed)
-        check_lines_against_batches(parsed, batches)
+        check_lines_against_batches(parsed, batches, allow_stock_forms=False)
         authorize(actor, "stock.restore", [b.warehouse_id for b in batches.values()])
         blocked = [
             {
@@ -335,7 +339,7 @@ def stock_adjust(*, actor, batch_id: int, counted_qty, reason: str, idempotency_
     if b is None:
         raise ValidationError("Unknown batch.", fields={"batch_id": [f"unknown batch {batch_id}"]})
     authorize(actor, "stock.adjust.request", [b.warehouse_id])
-    dec, unit, _ = item_units([b.item_id])[b.item_id]
+    dec, unit, *_ = item_units([b.item_id])[b.item_id]
     counted = quantity(counted_qty, dec, unit, "counted_qty", allow_zero=True)
 
     def work():

@@ -56,7 +56,7 @@ def parse_legs(legs) -> list[dict]:
             if leg[f] is not None and leg[f] not in known[f]:
                 errors[f"legs.{leg['i']}.{f}_id"] = [f"unknown {f} {leg[f]}"]
         if leg["item"] in units:
-            dec, unit, tracked = units[leg["item"]]
+            dec, unit, tracked, _ = units[leg["item"]]
             if tracked:
                 errors[f"legs.{leg['i']}.item_id"] = ["this item is batch-tracked: use receive / issue / transfer"]
             try:

@@ -78,7 +78,7 @@ def apply_reservations(
             errors[f"allocations.{pk}"] = [f"batch #{b.batch_no} is of another item"]
         if warehouse_ids is not None and b.warehouse_id not in warehouse_ids:
             errors[f"allocations.{pk}"] = [f"batch #{b.batch_no} is in another warehouse"]
-        dec, unit, _ = units[b.item_id]
+        dec, unit, *_ = units[b.item_id]
         try:
             q = quantity(qty, dec, unit, f"allocations.{pk}", allow_zero=True)
         except ValidationError as e:

@@ -6,34 +6,38 @@ from decimal import Decimal
 
 from django.db.models import F, Q, Sum
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 
 from stockledger.catalog.models import Item, Warehouse
 from stockledger.catalog.selectors import item_sort_key
 from stockledger.core.models import AuditLog
-from stockledger.core.roles import roles_of
+from stockledger.core.roles import can, roles_of
+from stockledger.pieces.display import variant_label
 from stockledger.stock.models import Batch, Inventory, LedgerEntry
 
 from .common import paginate, role_required
+from .pipes import pipe_batch_block
 
 
 @role_required("read")
 def dashboard(request):
+    """What needs me: cards by role (DASHBOARD_HOOKS), batches expiring in 30 days, stock below reorder level."""
     today = timezone.localdate()
     expiring = (
-        Batch.objects.select_related("item", "warehouse")
+        Batch.objects.select_related("item__product_type", "warehouse")
         .filter(
             status=Batch.Status.ACTIVE,
             usable_qty__gt=0,
             expiry_date__gte=today,
             expiry_date__lte=today + timedelta(days=30),
         )
-        .order_by("expiry_date")[:20]
+        .order_by("expiry_date", "pk")
     )
     low = (
-        Inventory.objects.select_related("item", "warehouse")
+        Inventory.objects.select_related("item__product_type", "warehouse", "holder")
         .filter(reorder_qty__gt=0, usable_qty__lt=F("reorder_qty"))
-        .order_by("item__name")[:20]
+        .order_by("item__name", "pk")
     )
     cards = []
     for hook in DASHBOARD_HOOKS:
@@ -46,42 +50,76 @@ def dashboard(request):
         "web/dashboard.html",
         {
             "roles": sorted(roles_of(request.user)),
-            "expiring": expiring,
-            "low": low,
+            "expiring": expiring[:20],
+            "expiring_count": expiring.count(),
+            "low": low[:20],
+            "low_count": low.count(),
             "cards": cards,
+            "actions": [a for a in QUICK_ACTIONS if can(request.user, a[2])],
             "today": today,
         },
     )
 
 
-def _relief_card(request):
+# (title, url name, action): the buttons a role sees first on its dashboard.
+QUICK_ACTIONS = [
+    ("Record production", "web:pipe-production", "pipes.operate"),
+    ("Dispatch pipes", "web:pipe-dispatch", "pipes.operate"),
+    ("Customer return", "web:pipe-return", "pipes.operate"),
+    ("New relief request", "web:relief-request-new", "relief.prepare"),
+    ("Approval queue", "web:relief-approvals", "relief.approve"),
+    ("New sale", "web:sale-new", "sales.write"),
+    ("Ledger posting", "web:ledger-post", "ledger.post"),
+    ("Verify and recompute", "web:reconcile", "reconcile.run"),
+]
+
+
+def _relief_cards(request):
     from stockledger.relief.models import ReliefPackage  # noqa: PLC0415
 
-    status = getattr(ReliefPackage, "Status", None)
-    waiting = getattr(status, "AWAITING_APPROVAL", None) if status else None
-    if waiting is None:
-        return []
-    n = ReliefPackage.objects.filter(status=waiting).count()
-    return [{"title": "Packages awaiting LM approval", "count": n, "url": "/relief/approvals/"}]
+    S = ReliefPackage.Status
+    packages = reverse("web:relief-packages")
+    cards = []
+    if can(request.user, "relief.approve"):
+        n = ReliefPackage.objects.filter(status=S.AWAITING_APPROVAL).count()
+        cards.append({"title": "packages awaiting LM approval", "count": n, "url": reverse("web:relief-approvals")})
+    if can(request.user, "relief.prepare"):
+        n = ReliefPackage.objects.filter(status=S.BEING_PREPARED).count()
+        cards.append({"title": "packages being prepared", "count": n, "url": f"{packages}?status={S.BEING_PREPARED}"})
+    if can(request.user, "relief.handover"):
+        n = ReliefPackage.objects.filter(status=S.DISPATCHED, handed_over_at__isnull=True).count()
+        cards.append(
+            {"title": "dispatched packages to hand over", "count": n, "url": f"{packages}?status={S.DISPATCHED}"}
+        )
+    return cards
 
 
 def _drift_card(request):
+    """Drift found by the last check (a verify inside a recompute run, dry or not), for who can repair it."""
+    if not can(request.user, "reconcile.run"):
+        return []
     from stockledger.reconcile.models import RecomputeRun  # noqa: PLC0415
 
     last = RecomputeRun.objects.order_by("-id").first()
+    url = reverse("web:reconcile")
     if last is None:
-        return [{"title": "No verify or recompute has run yet", "count": None, "url": "/reconcile/"}]
-    changed = getattr(last, "rows_changed", 0)
-    return [
-        {
-            "title": f"Last reconcile run #{last.pk}: rows {'to change' if last.dry_run else 'changed'}",
-            "count": changed,
-            "url": "/reconcile/",
-        }
-    ]
+        return [{"title": "no verify or recompute has run yet", "count": None, "url": url}]
+    drift = sum(int(v.get("drift", 0)) for v in (last.summary or {}).get("invariants", {}).values())
+    kind = "dry run" if last.dry_run else "recompute"
+    when = timezone.localtime(last.started_at).strftime("%Y-%m-%d %H:%M")
+    return [{"title": f"drift rows found by the last check ({kind} #{last.pk}, {when})", "count": drift, "url": url}]
 
 
-DASHBOARD_HOOKS = [_relief_card, _drift_card]
+def _sales_card(request):
+    if not can(request.user, "sales.write"):
+        return []
+    from stockledger.sales.models import Invoice  # noqa: PLC0415
+
+    n = Invoice.objects.filter(status__in=[Invoice.Status.GENERATED, Invoice.Status.SENT]).count()
+    return [{"title": "invoices not yet paid", "count": n, "url": reverse("web:invoices") + "?status=open"}]
+
+
+DASHBOARD_HOOKS = [_relief_cards, _drift_card, _sales_card]
 
 
 @role_required("read")
@@ -115,7 +153,14 @@ def inventory_list(request):
         key = (b.item.product_type.name, b.item)
         g = groups.setdefault(
             key,
-            {"type": b.item.product_type, "item": b.item, "batches": [], "usable": Decimal(0), "reserved": Decimal(0)},
+            {
+                "type": b.item.product_type,
+                "item": b.item,
+                "label": _variant(b.item),
+                "batches": [],
+                "usable": Decimal(0),
+                "reserved": Decimal(0),
+            },
         )
         g["batches"].append(b)
         g["usable"] += b.usable_qty
@@ -140,21 +185,30 @@ def inventory_list(request):
     )
 
 
+def _variant(item) -> str:
+    """A pipe variant reads as the spec writes it (HDPE OD=110, PN=8, PE=63, Brand=Tarko); others by name."""
+    if item.product_type.has_stock_forms:
+        return variant_label(item.product_type.code, item.attributes or {}, include_brand=True)
+    return item.name
+
+
 @role_required("read")
 def batch_detail(request, pk: int):
     batch = get_object_or_404(Batch.objects.select_related("item__product_type", "warehouse", "source_batch"), pk=pk)
     entries = LedgerEntry.objects.filter(batch=batch).select_related("actor").order_by("-id")
     page, query = paginate(request, entries, 50)
-    extra = None
+    extras = []
     for hook in BATCH_DETAIL_HOOKS:
         try:
-            extra = hook(batch) or extra
+            if block := hook(request, batch):
+                extras.append(block)
         except ImportError:
             continue
-    return render(request, "web/batch_detail.html", {"batch": batch, "page": page, "query": query, "extra": extra})
+    return render(request, "web/batch_detail.html", {"batch": batch, "page": page, "query": query, "extras": extras})
 
 
-BATCH_DETAIL_HOOKS: list = []
+# hook(request, batch) -> None or {"template": ..., ...}: blocks shown on the batch page above its ledger.
+BATCH_DETAIL_HOOKS: list = [pipe_batch_block]
 
 
 @role_required("read")
