@@ -68,3 +68,5 @@ screenshots: deps-test $(VENV)/.test-installed
 
 clean:
 	rm -rf $(VENV) var
+
+include Makefile.torture

@@ -76,3 +76,17 @@ def test_many_concurrent_issues_add_up(committed_db, make_user):
     assert len(wins) == 5 and all(r[0] in ("ok", "conflict") for r in results), results
     assert Batch.objects.get(pk=b).usable_qty == 0
     assert Inventory.objects.get(item=it, warehouse=wh).usable_qty == 0
+
+
+def test_a_retry_racing_its_original_replays_the_answer(committed_db, make_user):
+    """Same Idempotency-Key sent twice at once for the last unit: both get the first answer, one write."""
+    clerk = make_user(Role.INVENTORY_CLERK)
+    wh, it = f.warehouse(), f.item()
+    b = svc.batch_receive(actor=clerk, item_id=it.pk, warehouse_id=wh.pk, qty=1)["batch_id"]
+    results = race(
+        2, lambda i: svc.stock_issue(actor=clerk, lines=[{"batch_id": b, "qty": 1}], idempotency_key="same-key")
+    )
+    assert [r[0] for r in results] == ["ok", "ok"], results
+    assert results[0][1] == results[1][1]
+    assert LedgerEntry.objects.filter(batch_id=b, kind="ISSUE").count() == 1
+    assert Batch.objects.get(pk=b).usable_qty == 0

@@ -37,7 +37,13 @@ def as_json(result: dict) -> dict:
 
 
 def run_once(key: str | None, operation: str, actor, fn: Callable[[], dict], payload=None) -> dict:
-    """Run fn() in a transaction once per key and return its result, JSON-normalised."""
+    """Run fn() in a transaction once per key and return its result, JSON-normalised.
+
+    The key's record is inserted first, in the same transaction as the work: a retry racing its original
+    blocks on the unique key until the original commits, then replays its answer (it never runs the
+    work a second time, and never answers 409 for a write that succeeded). The result is filled in at
+    the end; a failed try leaves no record, so a retry after an error runs again.
+    """
     if not key:
         with transaction.atomic():
             return as_json(fn())
@@ -46,18 +52,17 @@ def run_once(key: str | None, operation: str, actor, fn: Callable[[], dict], pay
             "Idempotency-Key is longer than 128 characters.", fields={"idempotency_key": ["too long"]}
         )
     fp = fingerprint(payload) if payload is not None else ""
-    if rec := IdempotencyRecord.objects.filter(key=key).first():
-        return _replay(rec, operation, fp)
     try:
         with transaction.atomic():
-            result = as_json(fn())
-            IdempotencyRecord.objects.create(
+            rec = IdempotencyRecord.objects.create(
                 key=key,
                 operation=operation,
                 fingerprint=fp,
                 actor=actor if getattr(actor, "pk", None) else None,
-                result=result,
+                result={},
             )
+            result = as_json(fn())
+            IdempotencyRecord.objects.filter(pk=rec.pk).update(result=result)
             return result
     except IntegrityError:
         rec = IdempotencyRecord.objects.filter(key=key).first()
