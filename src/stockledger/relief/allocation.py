@@ -12,6 +12,8 @@ from datetime import date
 from decimal import Decimal
 from enum import StrEnum
 
+from stockledger.stock.rules import reservation_deltas as reservation_deltas  # the seed-001 rule, kept once
+
 ZERO = Decimal("0")
 
 
@@ -154,15 +156,3 @@ def plan_deviation(
                 f"batch {option.batch_no} ({_describe(option, skipped, order)}) under {order.value}"
             )
     return Deviation(planned=planned, chosen=chosen_lines, reasons=reasons)
-
-
-def reservation_deltas(old: Mapping[int, Decimal], new: Mapping[int, Decimal]) -> dict[int, Decimal]:
-    """Per batch, new_allocated - old_allocated; apply as reserved_qty += delta. Zero deltas omitted."""
-    if any(qty < ZERO for qty in (*old.values(), *new.values())):
-        raise ValueError("Allocated quantities cannot be negative.")
-    deltas: dict[int, Decimal] = {}
-    for batch_id in sorted(old.keys() | new.keys()):
-        delta = new.get(batch_id, ZERO) - old.get(batch_id, ZERO)
-        if delta != ZERO:
-            deltas[batch_id] = delta
-    return deltas

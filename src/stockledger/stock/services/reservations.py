@@ -18,6 +18,7 @@ from stockledger.core.roles import authorize
 from .. import engine
 from ..engine import Delta, Posting
 from ..models import Batch, LedgerEntry, Reservation
+from ..rules import reservation_deltas
 from ..validation import check_issuable, collect, item_units, quantity, raise_if_blocked
 from .common import batch_state
 
@@ -26,16 +27,6 @@ K = LedgerEntry.Kind
 
 def reservations_of(doc_type: str, doc_id) -> dict[int, Decimal]:
     return dict(Reservation.objects.filter(doc_type=doc_type, doc_id=str(doc_id)).values_list("batch_id", "qty"))
-
-
-def deltas_between(old: dict[int, Decimal], new: dict[int, Decimal]) -> dict[int, Decimal]:
-    """new_allocated − old_allocated per batch; a dropped batch releases all it held."""
-    out = {}
-    for pk in sorted(set(old) | set(new)):
-        d = new.get(pk, Decimal(0)) - old.get(pk, Decimal(0))
-        if d:
-            out[pk] = d
-    return out
 
 
 def parse_allocation(desired) -> dict[int, Decimal]:
@@ -87,7 +78,7 @@ def apply_reservations(
         if q:
             new[pk] = q
     collect(errors, "Some allocations are not valid.")
-    deltas = deltas_between(old, new)
+    deltas = reservation_deltas(old, new)
     blocked, short = [], []
     for pk, d in deltas.items():
         b = batches[pk]
