@@ -4,7 +4,7 @@ from collections import OrderedDict
 from datetime import timedelta
 from decimal import Decimal
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,6 +17,7 @@ from stockledger.pieces.display import variant_label
 from stockledger.stock.models import Batch, Inventory, LedgerEntry
 
 from .common import paginate, role_required
+from .filters import AuditFilter, InventoryPageFilter
 from .pipes import pipe_batch_block
 
 
@@ -127,26 +128,9 @@ def inventory_list(request):
     """Batches grouped by product type and variant, with filters and totals per variant."""
     qs = Batch.objects.select_related("item__product_type", "warehouse").order_by("item_id", "batch_date", "id")
     f = request.GET
-    if f.get("status"):
-        qs = qs.filter(status=f["status"])
-    if f.get("warehouse"):
-        qs = qs.filter(warehouse_id=f["warehouse"])
-    if f.get("product_type"):
-        qs = qs.filter(item__product_type__code=f["product_type"])
-    if f.get("date_from"):
-        qs = qs.filter(batch_date__gte=f["date_from"])
-    if f.get("date_to"):
-        qs = qs.filter(batch_date__lte=f["date_to"])
-    if f.get("expiring_within"):
-        try:
-            days = int(f["expiring_within"])
-            qs = qs.filter(expiry_date__lte=timezone.localdate() + timedelta(days=days))
-        except ValueError:
-            pass
-    if f.get("in_stock", "1") == "1":
-        qs = qs.filter(usable_qty__gt=0)
-    if q := f.get("q", "").strip():
-        qs = qs.filter(Q(batch_no__icontains=q) | Q(item__name__icontains=q) | Q(item__sku__icontains=q))
+    data = f.copy()
+    data.setdefault("in_stock", "1")  # in stock only unless asked otherwise
+    qs = InventoryPageFilter(data, queryset=qs).qs  # a value that does not parse is ignored, never a 500
     page, query = paginate(request, qs, 100)
     groups: OrderedDict = OrderedDict()
     for b in sorted(page.object_list, key=lambda b: item_sort_key(b.item)):
@@ -241,22 +225,8 @@ def item_chart(request, pk: int):
 
 @role_required("read")
 def audit_trail(request):
-    qs = AuditLog.objects.all().order_by("-id")
     f = request.GET
-    if f.get("object_type"):
-        qs = qs.filter(object_type=f["object_type"])
-    if f.get("object_id"):
-        qs = qs.filter(object_id=f["object_id"])
-    if f.get("user"):
-        qs = qs.filter(actor_name__icontains=f["user"])
-    if f.get("action"):
-        qs = qs.filter(action__icontains=f["action"])
-    if f.get("date_from"):
-        qs = qs.filter(created_at__date__gte=f["date_from"])
-    if f.get("date_to"):
-        qs = qs.filter(created_at__date__lte=f["date_to"])
-    if f.get("job"):
-        qs = qs.filter(job_id=f["job"])
+    qs = AuditFilter(f, queryset=AuditLog.objects.all().order_by("-id")).qs
     page, query = paginate(request, qs, 50)
     template = "web/partials/audit_rows.html" if request.htmx else "web/audit.html"
     return render(request, template, {"page": page, "query": query, "f": f})
