@@ -158,3 +158,11 @@ def test_filters_that_do_not_parse_are_ignored_not_a_server_error(stocked):
         r = c.get(url)
         assert r.status_code == 200, url
     assert "#R-1" in c.get("/inventory/?warehouse=abc").content.decode()
+
+
+def test_unticking_in_stock_only_shows_empty_batches(stocked, make_user):
+    clerk, wh, it, b = stocked
+    svc.stock_issue(actor=clerk, lines=[{"batch_id": b, "qty": 20}])
+    c = browser(clerk)
+    assert "#R-1" not in c.get("/inventory/?in_stock=0&in_stock=1").content.decode()
+    assert "#R-1" in c.get("/inventory/?in_stock=0").content.decode()

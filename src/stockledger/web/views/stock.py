@@ -129,7 +129,8 @@ def inventory_list(request):
     qs = Batch.objects.select_related("item__product_type", "warehouse").order_by("item_id", "batch_date", "id")
     f = request.GET
     data = f.copy()
-    data.setdefault("in_stock", "1")  # in stock only unless asked otherwise
+    # In stock only unless the box is unticked ("0"; the form's last value wins). The filter wants true/false.
+    data["in_stock"] = "false" if data.get("in_stock") in ("0", "false") else "true"
     qs = InventoryPageFilter(data, queryset=qs).qs  # a value that does not parse is ignored, never a 500
     page, query = paginate(request, qs, 100)
     groups: OrderedDict = OrderedDict()
