@@ -49,6 +49,11 @@ class RecomputeRunSerializer(serializers.ModelSerializer):
 class RecomputeInput(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False)
     scope = serializers.ListField(child=serializers.CharField(max_length=8), required=False, allow_empty=True)
+    resume = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="id of a run that did not finish: continue it after its last committed chunk (keeps its scope)",
+    )
 
 
 class DriftSerializer(serializers.Serializer):
@@ -97,6 +102,8 @@ class RecomputeView(APIView):
         if not body.is_valid():
             raise ValidationError("The request is not valid.", fields=body.errors)
         args = {"dry_run": body.validated_data["dry_run"], "scope": body.validated_data.get("scope") or None}
+        if "resume" in body.validated_data:
+            args["resume"] = body.validated_data["resume"]
         key = idempotency_key(request)
         if key and (rec := IdempotencyRecord.objects.filter(key=key).first()):
             if rec.operation != "recompute" or rec.fingerprint != fingerprint(args):
