@@ -18,6 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from stockledger.core.roles import Role
+from stockledger.reconcile.models import RecomputeRun
 from stockledger.stock import services as svc
 from stockledger.stock.models import Batch, LedgerEntry
 from tests import factories as f
@@ -60,6 +61,7 @@ def _describe(res: checker.Result) -> str:
 def test_a_short_concurrent_history_checks_out(committed_db):
     seed = seed_catalog("smoke")
     seed["available_ops"] = available_ops()
+    seed["clients"] = 1  # each thread paces recompute and verify as if alone: a few of each in 3 s
     history = History()
     server_errors: list[str] = []
 
@@ -106,6 +108,11 @@ def test_the_checker_flags_a_bad_history_and_database(committed_db, make_user):
     refused = {"code": "insufficient_stock", "message": "x", "extra": {}}
     _op(history, 0, 3, "receive", "fab-refused", "fail", 409, refused, {**good_req, "qty": "3"})  # refused, written
     _op(history, 0, 4, "read_batches", None, "ok", 200, {"results": [{"id": 1, "usable_qty": "-1.000"}]})
+    drift = {"invariant": "I1", "object_type": "inventory", "object_id": 1, "stored": "3", "derived": "2"}
+    _op(history, 0, 5, "verify_read", None, "ok", 200, {"ok": False, "drift": [drift]})  # drift seen mid-run
+    changed = {"id": 7, "rows_changed": 2, "summary": {"invariants": {"I4": {"changed": 2}}}}
+    _op(history, 0, 6, "recompute", "fab-recompute", "ok", 200, changed)  # an acknowledged run that repaired
+    RecomputeRun.objects.create(status="failed", rows_changed=1)  # a run whose answer never came back
     # A ledger row nobody asked for, taking the batch below zero (inserting is all the append-only guard allows).
     batch = Batch.objects.get(pk=good["batch_id"])
     LedgerEntry.objects.create(
@@ -135,5 +142,8 @@ def test_the_checker_flags_a_bad_history_and_database(committed_db, make_user):
         "replay_mismatch",
         "verify_failed",
         "faults_not_executed",
+        "verify_observed_drift",
+        "recompute_changed",
     } <= found, _describe(res)
+    assert res.by_kind()["recompute_changed"] == 2, _describe(res)
     assert not any(v.get("key") == "fab-good" for v in res.violations), _describe(res)

@@ -17,7 +17,15 @@ Violations (any one fails the run, exit status 1):
   reservation_*          a reservation consumed twice, or a document's hold going negative / not matching
   unrequested_write      ledger rows under a key no client sent (and not the seed's)
   negative_observed      a read returned a negative quantity or reserved > usable
+  verify_observed_drift  GET /api/v1/verify/ during the run reported drift (a stored total that differed
+                         from its detail at that moment, or verify reading an inconsistent state)
+  recompute_changed      a recompute during the run changed rows (acknowledged, or a run found in the
+                         database): a stored total had drifted from the ledger
   faults_not_executed    a fault the run had to inject did not happen
+
+A refusal an operation names in `in_progress_codes` (409 recompute_running) means "the same work is still
+running": a retry or racing duplicate that got it while its original went on and succeeded is neither a
+failed write present nor a differing answer.
 """
 
 import argparse
@@ -60,7 +68,9 @@ class DbView:
         from stockledger.stock.models import Batch, Inventory, LedgerEntry, Reservation
 
         fields = ("id", "batch_id", "item_id", "warehouse_id", "holder_id", "qty_delta", "reserved_delta", "kind")
-        self.entries = list(LedgerEntry.objects.order_by("id").values(*fields, "doc_type", "doc_id", "idempotency_key"))
+        self.entries = list(
+            LedgerEntry.objects.order_by("id").values(*fields, "doc_type", "doc_id", "idempotency_key", "reverts_id")
+        )
         self.batches = {b["id"]: b for b in Batch.objects.values("id", "usable_qty", "reserved_qty", "item_id")}
         self.inventory = {
             (r["item_id"], r["warehouse_id"], r["holder_id"]): r
@@ -74,9 +84,22 @@ class DbView:
             self.seed_products = list(LpgProduct.objects.values("id", "full_item_id", "empty_item_id"))
         except ImportError:  # an app that is not there
             self.seed_products = []
+        self.invoice_transactions = _optional("stockledger.sales.models", "Invoice", "id", "transaction_id")
+        self.package_destinations = _optional(
+            "stockledger.relief.models", "ReliefPackage", "id", "destination_warehouse_id"
+        )
+        self.recompute_runs = _optional_rows("stockledger.reconcile.models", "RecomputeRun", "id", "status",
+                                             "rows_changed", "summary")  # fmt: skip
         self.by_key: dict[str, list[dict]] = defaultdict(list)
+        self.by_batch: dict[int, list[dict]] = defaultdict(list)
         for e in self.entries:
             self.by_key[e["idempotency_key"]].append(e)
+            if e["batch_id"] is not None:
+                self.by_batch[e["batch_id"]].append(e)
+
+    def batch_entries(self, batch_id: int) -> list[dict]:
+        """The batch's ledger rows in id order."""
+        return self.by_batch.get(batch_id, [])
 
     def adjustment_difference(self, doc_id: int) -> Decimal | None:
         from stockledger.stock.models import StockDocument
@@ -85,6 +108,21 @@ class DbView:
         if doc is None or not doc.lines:
             return None
         return Decimal(str(doc.lines[0]["counted_qty"])) - Decimal(str(doc.lines[0]["recorded_qty"]))
+
+
+def _optional_rows(module: str, model: str, *fields) -> list[dict]:
+    """Rows of an app's model, or none when the app is not there."""
+    import importlib
+
+    try:
+        cls = getattr(importlib.import_module(module), model)
+    except (ImportError, AttributeError):
+        return []
+    return list(cls.objects.order_by("pk").values(*fields))
+
+
+def _optional(module: str, model: str, key: str, value: str) -> dict:
+    return {r[key]: r[value] for r in _optional_rows(module, model, key, value)}
 
 
 def check(events: list[dict], faults: list[dict], meta: dict, db: DbView, verify) -> Result:
@@ -96,6 +134,8 @@ def check(events: list[dict], faults: list[dict], meta: dict, db: DbView, verify
     ops = operations(events)
     _check_writes(ops, registry, db, res)
     _check_reads(ops, res)
+    _check_answers(ops, registry, res)
+    _check_recompute_runs(ops, db, res)
     _check_unrequested(ops, db, res)
     _check_replay(db, res)
     _check_reservations(db, res)
@@ -128,7 +168,7 @@ def _check_writes(ops, registry, db: DbView, res: Result) -> None:
             must = impl.must_write_ledger(op) if impl else None
             if must and not entries:
                 res.add("ack_missing", "acknowledged write has no ledger rows", **where)
-        elif op["outcome"] == FAIL and (record is not None or entries):
+        elif op["outcome"] == FAIL and (record is not None or entries) and not _in_progress(op, impl):
             res.add(
                 "failed_write_present",
                 f"refused with {op['status']} {(op['body'] or {}).get('code')} after {op['attempts']} attempt(s) "
@@ -141,6 +181,7 @@ def _check_writes(ops, registry, db: DbView, res: Result) -> None:
         definite = dup and dup.get("status") is not None and dup["status"] < 500 and op["outcome"] != INFO
         if (
             definite
+            and not {_code(op.get("body")), _code(dup.get("body"))} & (impl.in_progress_codes if impl else set())
             and OK in (op["outcome"], "ok" if dup["status"] < 300 else "")
             and (dup["status"], dup.get("body")) != (op["status"], op["body"])
         ):
@@ -156,6 +197,42 @@ def _check_writes(ops, registry, db: DbView, res: Result) -> None:
         if impl and (entries or op["outcome"] == OK):
             for problem in impl.check_ledger(op, entries, db):
                 res.add("ack_wrong", problem, **where)
+
+
+def _code(body) -> str | None:
+    return body.get("code") if isinstance(body, dict) else None
+
+
+def _in_progress(op: dict, impl) -> bool:
+    """Refused as "the same work is still running" after a retry or beside a racing duplicate: its
+    original (the first attempt, or the duplicate) may have gone on and succeeded."""
+    if impl is None or _code(op.get("body")) not in impl.in_progress_codes:
+        return False
+    return op.get("attempts", 1) > 1 or bool(op.get("duplicate"))
+
+
+def _check_answers(ops, registry, res: Result) -> None:
+    """What acknowledged answers show by themselves (a verify report with drift, a recompute that changed rows)."""
+    for op in ops:
+        impl = registry.get(op["f"])
+        if impl is None or op["outcome"] != OK:
+            continue
+        for kind, detail in impl.check_answer(op):
+            res.add(kind, detail, **({"key": op["key"]} if op.get("key") else {}), f=op["f"])
+
+
+def _check_recompute_runs(ops, db: DbView, res: Result) -> None:
+    """Every recompute run in the database (answers may have been lost): none may have changed a row."""
+    from .ops.reconcile import changed_by_invariant
+
+    acknowledged = {(op.get("body") or {}).get("id") for op in ops if op["f"] == "recompute" and op["outcome"] == OK}
+    for run in db.recompute_runs:
+        if run["rows_changed"] and run["id"] not in acknowledged:
+            res.add(
+                "recompute_changed",
+                f"recompute run {run['id']} ({run['status']}, answer not acknowledged) changed {run['rows_changed']} "
+                f"rows: {changed_by_invariant(run['summary'])}",
+            )
 
 
 def _check_reads(ops, res: Result) -> None:

@@ -1,5 +1,6 @@
-"""Set up a torture database: migrate, then a few hot items, warehouses, customers, one user and API
-token per role, and an opening batch per batched item. Prints the seed as JSON for the clients.
+"""Set up a torture database: migrate, then a few hot items, warehouses (and a shelter store relief
+packages are received into), customers, an LPG product, one user and API token per role, and an opening
+batch per batched item. Prints the seed as JSON for the clients.
 
     DATABASE_URL=... python -m tests.torture.seed --out seed.json
 """
@@ -33,7 +34,7 @@ def seed_catalog(tag: str = "t") -> dict:
     User = get_user_model()
     tokens, users = {}, {}
     for name, role in ROLES.items():
-        user = User.objects.create_user(f"{tag}-{name}", password="torture-pass-1")
+        user = User.objects.create_user(f"{tag}-{name}")  # API tokens only: no password to hash (slow)
         user.groups.add(Group.objects.get(name=role))
         if role == "ADMIN":
             user.is_superuser = user.is_staff = True
@@ -83,6 +84,9 @@ def seed_catalog(tag: str = "t") -> dict:
         )
         items.append({"id": it.pk, "kind": "pipe", "unit_decimals": pt.unit_decimals, "can_expire": False})
     warehouses = [Warehouse.objects.create(code=f"{tag}-W{n}", name=f"Torture warehouse {n}").pk for n in range(1, 4)]
+    # Relief packages are received into a shelter store of the system, or into W3 (where transfers made
+    # copies of batches, so a receipt adds to an existing batch of the same number), or by the agency.
+    shelter = Warehouse.objects.create(code=f"{tag}-R1", name="Torture shelter store").pk
     depots = [  # LPG: sales are made from a depot or a vehicle
         Warehouse.objects.create(code=f"{tag}-D1", name="Torture depot", kind="depot").pk,
         Warehouse.objects.create(code=f"{tag}-V1", name="Torture truck", kind="vehicle").pk,
@@ -105,6 +109,22 @@ def seed_catalog(tag: str = "t") -> dict:
         lpg_products.append({"id": product.pk, "full_item_id": cylinders[0], "empty_item_id": cylinders[1]})
     except ImportError:  # the sales app is not there (yet)
         pass
+    else:
+        # Filled cylinders at the depot and on the truck, and some at the customers' sites: sales (and so
+        # invoices to send, pay and void) go through from the start instead of waiting for LOAD postings.
+        from stockledger.stock.services.postings import ledger_post
+
+        full = cylinders[0]
+        loads = [{"item_id": full, "warehouse_id": d, "qty_delta": "300"} for d in depots]
+        ledger_post(actor=users["admin"], kind="LOAD", legs=loads, idempotency_key=f"{SEED_KEY_PREFIX}{tag}-load")
+        for n, c in enumerate(customers):
+            legs = [
+                {"item_id": full, "warehouse_id": depots[0], "qty_delta": "-40"},
+                {"item_id": full, "holder_id": c, "qty_delta": "40"},
+            ]
+            ledger_post(
+                actor=users["admin"], kind="DELIVERY", legs=legs, idempotency_key=f"{SEED_KEY_PREFIX}{tag}-dl{n}"
+            )
 
     from datetime import date, timedelta
 
@@ -122,6 +142,7 @@ def seed_catalog(tag: str = "t") -> dict:
         "warehouses": warehouses,
         "customers": customers,
         "depots": depots,
+        "relief_destinations": [shelter, warehouses[2]],
         "lpg_products": lpg_products,
         "tokens": tokens,
         "tag": tag,

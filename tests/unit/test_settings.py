@@ -32,3 +32,12 @@ def test_settings_read_database_url(monkeypatch):
     finally:
         monkeypatch.undo()
         importlib.reload(settings_module)
+
+
+def test_persistent_connections_are_health_checked(monkeypatch):
+    monkeypatch.delenv("CONN_MAX_AGE", raising=False)
+    default = database_from_url("postgres://postgres@127.0.0.1:5432/test")
+    assert (default["CONN_MAX_AGE"], default["CONN_HEALTH_CHECKS"]) == (0, False)
+    monkeypatch.setenv("CONN_MAX_AGE", "60")
+    kept = database_from_url("postgres://postgres@127.0.0.1:5432/test")
+    assert (kept["CONN_MAX_AGE"], kept["CONN_HEALTH_CHECKS"]) == (60, True)

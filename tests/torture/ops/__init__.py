@@ -2,7 +2,7 @@
 keeps those whose API paths the server routes, so the operations of an app appear with its URLs.
 A new app's operations: a module here, imported below."""
 
-from . import engine, ledger, pipes, relief, sales  # noqa: F401  (importing registers)
+from . import engine, ledger, pipes, reconcile, relief, sales  # noqa: F401  (importing registers)
 from .base import REGISTRY, ClientState, Operation, Request, register
 
 __all__ = ["REGISTRY", "ClientState", "Operation", "Request", "register", "load_all"]

@@ -7,8 +7,13 @@ An Operation
   the operation's Idempotency-Key, given the request and, when it was acknowledged, the response;
 - `must_write_ledger(op)` says whether an acknowledged operation must have ledger rows (True),
   must have none (False) or may have either (None);
-- `check_record(op, result)` compares the acknowledged body with the stored first result of its key.
-`requires` names API paths the server must route for the operation to be used.
+- `check_record(op, result)` compares the acknowledged body with the stored first result of its key;
+- `check_answer(op)` (reads and writes) returns violations `(kind, detail)` an acknowledged answer shows
+  by itself (a verify report with drift, a recompute that changed rows).
+`requires` names API paths the server must route for the operation to be used. `in_progress_codes` are
+refusals that mean "the same work is still running" rather than a business refusal (a recompute is not
+one transaction: a second try with its key while the first runs meets the run lock): a retry or a racing
+duplicate may get one while its original goes on and succeeds.
 """
 
 import bisect
@@ -34,6 +39,7 @@ class Operation:
     requires: tuple[str, ...] = ()
     # 4xx codes this operation is expected to meet under contention (others are listed as anomalies)
     expected_codes: frozenset[str] = frozenset({"insufficient_stock", "stale_version"})
+    in_progress_codes: frozenset[str] = frozenset()
 
     def generate(self, state: "ClientState", rng: random.Random) -> Request | None:
         raise NotImplementedError
@@ -51,6 +57,9 @@ class Operation:
         return []
 
     def check_ledger(self, op: dict, entries: list[dict], ctx) -> list[str]:
+        return []
+
+    def check_answer(self, op: dict) -> list[tuple[str, str]]:
         return []
 
 
