@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -24,6 +23,7 @@ from stockledger.core.roles import Role
 from stockledger.stock import services as svc
 from stockledger.stock.models import Batch, Inventory, Reservation
 from tests import factories as f
+from tests.hypothesis_settings import stateful_settings
 
 pytestmark = pytest.mark.django_db
 qty = st.integers(min_value=1, max_value=30)
@@ -141,10 +141,5 @@ def test_engine_agrees_with_a_simple_model(make_user):
     machine = make_machine(make_user(Role.ADMIN))
     run_state_machine_as_test(
         machine,
-        settings=settings(
-            max_examples=8,
-            stateful_step_count=15,
-            deadline=None,
-            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-        ),
+        settings=stateful_settings(8, step_count=15),
     )

@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
@@ -23,6 +22,7 @@ from stockledger.reconcile.services import verify
 from stockledger.stock.models import Batch
 from tests import factories as f
 from tests.db.test_pipes_support import bundles, cuts, hdpe, pipe_drift, rolls, spares, sprinkler
+from tests.hypothesis_settings import stateful_settings
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -294,10 +294,5 @@ def test_random_pipe_operations_keep_every_total_equal_to_its_detail(db, make_us
     PipeMachine.customer = f.customer()
     run_state_machine_as_test(
         PipeMachine,
-        settings=settings(
-            max_examples=15,
-            stateful_step_count=20,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        ),
+        settings=stateful_settings(15, step_count=20),
     )

@@ -288,15 +288,23 @@ def _bring_in(actor, pkg: ReliefPackage, lines: list[ReliefPackageLine], idempot
     existing = {b.batch_no: b for b in engine.lock_batches(existing_ids).values()}
     engine.lock_inventory({inventory_key(ln.item_id, dest.pk, None): (ln.item_id, dest.pk, None) for ln in lines})
     items = Item.objects.select_related("product_type").in_bulk({ln.item_id for ln in lines})
-    clash = [
-        {"batch_no": no, "item_id": group[0].item_id, "existing_item_id": existing[no].item_id}
-        for no, group in sorted(by_no.items())
-        if no in existing and existing[no].item_id != group[0].item_id
-    ]
+    # One number is one batch at the destination, so it may stand for one item only: lines of two items
+    # with the same number (from two origin warehouses), or a destination batch of another item, clash.
+    clash = []
+    for no, group in sorted(by_no.items()):
+        item_ids = {ln.item_id for ln in group} | ({existing[no].item_id} if no in existing else set())
+        if len(item_ids) > 1:
+            clash.append(
+                {
+                    "batch_no": no,
+                    "item_id": group[0].item_id,
+                    "item_ids": sorted(item_ids),
+                    "existing_item_id": existing[no].item_id if no in existing else None,
+                }
+            )
     if clash:
         raise Conflict(
-            "The destination holds a batch with the same number for another item: "
-            + ", ".join(c["batch_no"] for c in clash),
+            "The same batch number would hold two items at the destination: " + ", ".join(c["batch_no"] for c in clash),
             code="batch_number_clash",
             extra={"lines": clash},
         )
