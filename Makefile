@@ -61,6 +61,7 @@ test: deps-test $(VENV)/.test-installed lint
 
 bench: $(VENV)/.test-installed
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/recompute.py
 
 # PNGs of the main screens (desktop and 375 px) into docs/screenshots/, from a throw-away demo database.
 screenshots: deps-test $(VENV)/.test-installed

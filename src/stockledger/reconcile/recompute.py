@@ -26,7 +26,7 @@ from . import registry, runlock
 from .models import RecomputeRun
 from .registry import ITEMS, Chunk, Drift, Invariant
 from .sql import consistent_read
-from .verify import DEFAULT_CHUNK_SIZE
+from .verify import DEFAULT_CHUNK_SIZE, SCOPE
 
 SYSTEM_USERNAME = "system"
 KEEP = 200  # skipped / planned rows kept in the summary
@@ -176,6 +176,7 @@ def _empty_summary(invariants: list[Invariant]) -> dict:
 def _chunk(run: RecomputeRun, chunk: Chunk, group: list[Invariant], actor, dry_run: bool) -> None:
     """Check one chunk without locks, then repair it and record the checkpoint in one transaction."""
     per = run.summary["invariants"]
+    chunk.cache[SCOPE] = frozenset(inv.id for inv in group)  # checks may skip work only out-of-scope ids need
     with consistent_read():  # one moment for the whole check, as verify's (no false drift counted)
         drift = [row for inv in group for row in inv.check(chunk)]
     with transaction.atomic():

@@ -8,8 +8,17 @@ from django.utils import timezone
 
 from . import registry
 from .registry import Chunk, Drift
+from .sql import consistent_read
 
 DEFAULT_CHUNK_SIZE = 200  # items per chunk
+SCOPE = "reconcile.scope"  # chunk.cache entry set by verify: the ids of the invariants checked on the chunk
+
+
+def in_scope(chunk: Chunk, inv_id: str) -> bool:
+    """Whether `inv_id` is checked on this chunk (True when the caller did not say, as recompute does):
+    checks that share one query can leave out the part only an invariant out of scope needs."""
+    ids = chunk.cache.get(SCOPE)
+    return ids is None or inv_id in ids
 
 
 @dataclass
@@ -80,13 +89,19 @@ def verify(
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     progress: Callable[[Chunk], None] | None = None,
 ) -> Report:
-    """Check the invariants named by `scope` (all registered ones when None); no locks, no writes."""
+    """Check the invariants named by `scope` (all registered ones when None); no locks, no writes.
+
+    Each chunk is checked in one snapshot (sql.consistent_read): while other transactions write, a check
+    made of several statements (I8: the heads, then the chains) still compares one moment with itself.
+    """
     invariants = registry.select(scope)
     report = Report([inv.id for inv in invariants])
     for partition, group in registry.by_partition(invariants):
         for chunk in partition.chunks(size=chunk_size):
-            for inv in group:
-                report.drift.extend(inv.check(chunk))
+            chunk.cache[SCOPE] = frozenset(inv.id for inv in group)
+            with consistent_read():
+                for inv in group:
+                    report.drift.extend(inv.check(chunk))
             report.add_chunk(chunk)
             if progress:
                 progress(chunk)

@@ -148,7 +148,9 @@ class LedgerEntry(models.Model):
         verbose_name_plural = "ledger entries"
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["item", "warehouse", "holder"]),
+            # The key's totals: covering, so Σ per key (reconcile's verify and recompute) reads this index
+            # alone, in key order, without a sort (index-only on PostgreSQL).
+            models.Index(fields=["item", "warehouse", "holder", "qty_delta", "reserved_delta"], name="ledger_key_sums"),
             models.Index(fields=["doc_type", "doc_id"]),
             models.Index(fields=["created_at"]),
         ]

@@ -8,20 +8,28 @@ landed after the check is counted, never overwritten:
 1. lock the candidate batches, then the candidate inventory rows, each in primary-key order (the
    engine's order: no deadlock with a concurrent posting);
 2. insert the missing inventory rows (version 0 marks "created by this run"; their primary keys are
-   higher than every row locked in step 1, so the order still holds) and lock them;
+   higher than every row locked in step 1, so the order still holds), lock them and give them their
+   chain's head (I8);
 3. aggregate the ledger for the locked rows, keep those that differ (a row whose derived totals
    would break a CHECK constraint is skipped and reported, never written);
 4. one set-based UPDATE ... FROM / JOIN per table for those rows (version + 1, last_updated);
 5. one audit row per changed row (bulk insert), job_id = the run.
+
+The ledger is aggregated for exactly the locked rows, never for their whole items: the rows are
+grouped by the NULL pattern of (warehouse, holder) and each group joins the ledger on plain equality
+and IS NULL, which the ledger's (item, warehouse, holder, qty_delta, reserved_delta) index answers by
+lookups (index-only on PostgreSQL). A NULL-safe join on COALESCE(col, 0) could not use the index: it
+would read every entry of the items once per slice of rows.
 """
 
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Case, Value, When
 
 from stockledger.core import audit
 from stockledger.core.locking import lock
-from stockledger.stock.models import Batch, Inventory, inventory_key
+from stockledger.stock.models import Batch, Inventory
 
 from ..registry import Chunk, Repaired
 from ..sql import dec, execute, fetchall, placeholders, rnd, slices, update_from
@@ -58,12 +66,13 @@ def repair_stock(chunk: Chunk, run) -> Repaired:
 
     for ids in slices(batch_ids):
         lock(Batch, ids)
+    locked: dict[int, Inventory] = {}
     for ids in slices(inv_ids):
-        lock(Inventory, ids)
-    inv_ids = sorted(set(inv_ids) | set(_insert_missing(missing)))
+        locked.update(lock(Inventory, ids))
+    locked.update(_insert_missing(missing))
 
     result = Repaired()
-    changes = _repair_batches(batch_ids, fix, result) + _repair_inventory(inv_ids, fix, result, run.now)
+    changes = _repair_batches(batch_ids, fix, result) + _repair_inventory(locked, fix, result, run.now)
     run.audit(changes)
     result.rows = len(changes)
     return result
@@ -72,40 +81,69 @@ def repair_stock(chunk: Chunk, run) -> Repaired:
 # --- missing inventory rows --------------------------------------------------------------------
 
 
-def _chain_heads(parts: list[tuple[int, int, int]]) -> dict[str, str]:
-    """The hash of the last non-batched ledger entry of each key: the new row's ledger_head (I8)."""
-    wanted = {inventory_key(i, w or None, h or None) for i, w, h in parts}
-    items = sorted({p[0] for p in parts})
-    rows = fetchall(
-        f"""SELECT e.item_id, e.warehouse_id, e.holder_id, e.hash FROM {LEDGER} e WHERE e.id IN (
-                SELECT MAX(id) FROM {LEDGER} WHERE batch_id IS NULL AND item_id IN ({placeholders(items)})
-                GROUP BY item_id, COALESCE(warehouse_id, 0), COALESCE(holder_id, 0))""",
-        items,
-    )
-    heads = {inventory_key(i, w, h): head for i, w, h, head in rows}
-    return {k: v for k, v in heads.items() if k in wanted}
-
-
-def _insert_missing(keys: list[str]) -> list[int]:
+def _insert_missing(keys: list[str]) -> dict[int, Inventory]:
     """Create the rows (version 0, totals 0; a concurrent posting may win the race: then we keep its
-    row) and lock them. Returns their ids."""
+    row), lock them and set the head of their key's chain on the ones we created. Returns them by id."""
     if not keys:
-        return []
+        return {}
     parts = [tuple(int(x) for x in k.split(":")) for k in keys]
-    heads = _chain_heads(parts)
     Inventory.objects.bulk_create(
         [
-            Inventory(
-                key=k, item_id=i, warehouse_id=w or None, holder_id=h or None, ledger_head=heads.get(k, ""), version=0
-            )
+            Inventory(key=k, item_id=i, warehouse_id=w or None, holder_id=h or None, ledger_head="", version=0)
             for k, (i, w, h) in zip(keys, parts, strict=True)
         ],
         ignore_conflicts=True,
     )
     ids = sorted(Inventory.objects.filter(key__in=keys).values_list("pk", flat=True))
+    locked: dict[int, Inventory] = {}
     for part in slices(ids):
-        lock(Inventory, part)
-    return ids
+        rows = lock(Inventory, part)
+        locked.update(rows)
+        heads = _chain_heads(_by_pattern(rows))
+        if heads:
+            Inventory.objects.filter(pk__in=heads, version=0).update(
+                ledger_head=Case(*(When(pk=pk, then=Value(h)) for pk, h in heads.items()), default=Value(""))
+            )
+    return locked
+
+
+def _chain_heads(groups) -> dict[int, str]:
+    """The hash of the last non-batched ledger entry of each row's key: the row's ledger_head (I8)."""
+    last, params = _per_row("i.id AS id, MAX(l.id) AS last", [], groups, "JOIN", " AND l.batch_id IS NULL")
+    return dict(fetchall(f"SELECT h.id, e.hash FROM ({last}) h JOIN {LEDGER} e ON e.id = h.last", params))
+
+
+# --- inventory rows: the ledger of exactly these rows ------------------------------------------
+
+# (warehouse is NULL, holder is NULL) -> how a row of that NULL pattern joins its ledger entries
+PATTERNS = {
+    (False, True): "l.warehouse_id = i.warehouse_id AND l.holder_id IS NULL",
+    (True, False): "l.warehouse_id IS NULL AND l.holder_id = i.holder_id",
+    (False, False): "l.warehouse_id = i.warehouse_id AND l.holder_id = i.holder_id",
+    (True, True): "l.warehouse_id IS NULL AND l.holder_id IS NULL",
+}
+
+
+def _by_pattern(rows: dict[int, Inventory]) -> list[tuple[tuple[bool, bool], list[int]]]:
+    """The ids of these inventory rows grouped by NULL pattern (only the patterns that occur)."""
+    groups: dict[tuple[bool, bool], list[int]] = {}
+    for pk in sorted(rows):
+        groups.setdefault((rows[pk].warehouse_id is None, rows[pk].holder_id is None), []).append(pk)
+    return list(groups.items())
+
+
+def _per_row(select: str, params: list, groups, join: str = "LEFT JOIN", extra: str = "") -> tuple[str, list]:
+    """One SELECT per NULL pattern over its inventory rows joined to their ledger entries, UNION ALL,
+    and its parameters. `select` (with its own `params`, repeated per branch) names the row i and the
+    entries l; it is grouped by i.id."""
+    branches, args = [], []
+    for pattern, ids in groups:
+        branches.append(
+            f"SELECT {select} FROM {INVENTORY} i {join} {LEDGER} l ON l.item_id = i.item_id AND {PATTERNS[pattern]}"
+            f"{extra} WHERE i.id IN ({placeholders(ids)}) GROUP BY i.id"
+        )
+        args += [*params, *ids]
+    return " UNION ALL ".join(branches), args
 
 
 # --- batches -----------------------------------------------------------------------------------
@@ -168,29 +206,22 @@ def _repair_batches(batch_ids: list[int], fix: dict, result: Repaired) -> list[a
 # --- inventory rows ----------------------------------------------------------------------------
 
 
-def _inventory_derived(items: list[int], ids: list[int]) -> str:
-    """Σ ledger per key of the items, joined to the rows NULL-safely on COALESCE(col, 0); plus the write
-    time. Params: ts, items, ids."""
-    q, r = rnd("COALESCE(l.q, 0)"), rnd("COALESCE(l.r, 0)")
-    return f"""SELECT i.id AS id, {q} AS q, {r} AS r, %s AS ts
-        FROM {INVENTORY} i LEFT JOIN (
-            SELECT item_id, COALESCE(warehouse_id, 0) AS wh, COALESCE(holder_id, 0) AS ho,
-                   SUM(qty_delta) AS q, SUM(reserved_delta) AS r
-            FROM {LEDGER} WHERE item_id IN ({placeholders(items)})
-            GROUP BY item_id, COALESCE(warehouse_id, 0), COALESCE(holder_id, 0)
-        ) l ON l.item_id = i.item_id AND l.wh = COALESCE(i.warehouse_id, 0) AND l.ho = COALESCE(i.holder_id, 0)
-        WHERE i.id IN ({placeholders(ids)})"""
+def _inventory_derived(groups, ts) -> tuple[str, list]:
+    """Σ ledger per inventory row of `groups` (0 without entries) and the write time; with its params."""
+    q, r = rnd("COALESCE(SUM(l.qty_delta), 0)"), rnd("COALESCE(SUM(l.reserved_delta), 0)")
+    return _per_row(f"i.id AS id, {q} AS q, {r} AS r, %s AS ts", [ts], groups)
 
 
-def _repair_inventory(inv_ids: list[int], fix: dict, result: Repaired, now) -> list[audit.Change]:
+def _repair_inventory(locked: dict[int, Inventory], fix: dict, result: Repaired, now) -> list[audit.Change]:
     changes = []
     ts = connection.ops.adapt_datetimefield_value(now)
-    for ids in slices(inv_ids):
-        items = sorted(set(Inventory.objects.filter(pk__in=ids).values_list("item_id", flat=True)))
+    for ids in slices(locked):
+        groups = _by_pattern({pk: locked[pk] for pk in ids})
+        derived, params = _inventory_derived(groups, ts)
         rows = fetchall(
             f"SELECT i.id, i.version, i.usable_qty, i.reserved_qty, d.q, d.r FROM {INVENTORY} i "
-            f"JOIN ({_inventory_derived(items, ids)}) d ON d.id = i.id ORDER BY i.id",
-            [ts, *items, *ids],
+            f"JOIN ({derived}) d ON d.id = i.id ORDER BY i.id",
+            params,
         )
         todo, stuck = [], []
         for pk, version, *vals in rows:
@@ -220,8 +251,10 @@ def _repair_inventory(inv_ids: list[int], fix: dict, result: Repaired, now) -> l
                     sets.append((col, alias))
                     differs.append(f"{rnd(f'{INVENTORY}.{col}')} <> {alias}")
             sets += [("version", f"{INVENTORY}.version + 1"), ("last_updated", "d.ts")]
-            derived = _inventory_derived(items, todo)
-            n = execute(update_from(INVENTORY, derived, sets, " OR ".join(differs)), [ts, *items, *todo])
+            chosen = set(todo)
+            kept = [(p, mine) for p, g in groups if (mine := [i for i in g if i in chosen])]
+            derived, params = _inventory_derived(kept, ts)
+            n = execute(update_from(INVENTORY, derived, sets, " OR ".join(differs)), params)
             if n != len(todo):
                 raise RepairRaced(f"inventory update touched {n} rows, expected {len(todo)}")
     return changes
