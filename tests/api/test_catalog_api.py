@@ -1,5 +1,7 @@
 """Catalog API: error shape and status for 400/401/403/404/409, role enforcement, audit."""
 
+import json
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -43,6 +45,32 @@ def test_unknown_item_is_404(api_as):
     assert_error(api_as(Role.READER).get("/api/v1/items/999999/"), 404, "not_found")
 
 
+def test_an_api_url_that_matches_no_route_is_a_json_404(api_as, client):
+    # Found by tests/api/test_schemathesis.py: a non-numeric id (or any unknown API path) got Django's
+    # HTML 404 page instead of the API's error body. The rest of the site keeps its HTML page.
+    reader = api_as(Role.READER)
+    for url in ("/api/v1/items/abc/", "/api/v1/dispatches/x1/close/", "/api/v1/no-such-thing/"):
+        resp = reader.get(url)
+        assert resp["Content-Type"] == "application/json", url
+        assert_error(resp, 404, "not_found")
+    assert client.get("/no-such-page/").status_code == 404
+    assert not client.get("/no-such-page/")["Content-Type"].startswith("application/json")
+
+
+def test_the_schema_documents_each_error_status_with_the_error_body(api_as):
+    schema = api_as(Role.READER).get("/api/v1/schema/?format=json").json()
+    components, paths = schema["components"]["schemas"], schema["paths"]
+    for item in paths.values():
+        for op in item.values():
+            for status, response in op["responses"].items():
+                if status.startswith("4"):
+                    ref = response["content"]["application/json"]["schema"]["$ref"]
+                    assert set(components[ref.split("/")[-1]]["required"]) == {"code", "message", "extra"}
+    assert {"401", "403", "404"} <= set(paths["/api/v1/items/{id}/"]["get"]["responses"])
+    assert {"400", "401", "403", "404", "409", "415"} <= set(paths["/api/v1/items/"]["post"]["responses"])
+    assert "409" not in paths["/api/v1/items/"]["get"]["responses"]
+
+
 def test_reader_cannot_create_an_item(api_as, hdpe):
     before = AuditLog.objects.count()
     resp = api_as(Role.READER).post(
@@ -53,6 +81,21 @@ def test_reader_cannot_create_an_item(api_as, hdpe):
     assert_error(resp, 403, "forbidden")
     assert not Item.objects.filter(sku="X1").exists()
     assert AuditLog.objects.count() == before
+
+
+@pytest.mark.parametrize("fmt", ["json", "multipart"])
+@pytest.mark.parametrize("field", ["product_type", "sku", "attributes"])
+def test_a_nul_character_in_the_body_is_a_400_not_a_500(api_as, hdpe, fmt, field):
+    # Found by tests/api/test_schemathesis.py on PostgreSQL, which refuses NUL in text: a product type
+    # code with NUL went from the serializer's lookup to the database (a 500).
+    payload = {"product_type": hdpe.code, "sku": "X0", "attributes": {"OD": 110, "PN": 8}}
+    payload[field] = {"OD": 110, "PN": 8, "brand": "a\x00b"} if field == "attributes" else "a\x00b"
+    if fmt == "multipart":
+        payload["attributes"] = json.dumps(payload["attributes"])
+    resp = api_as(Role.LOGISTICS_MANAGER).post("/api/v1/items/", payload, format=fmt)
+    assert resp.status_code == 400, resp.content
+    assert set(resp.json()) == {"code", "message", "extra"}
+    assert not Item.objects.filter(sku="X0").exists()
 
 
 def test_clerk_cannot_create_an_item_but_manager_can(api_as, hdpe):

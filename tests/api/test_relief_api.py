@@ -220,3 +220,18 @@ def test_lo_limited_to_a_warehouse_gets_403_elsewhere(api_as, make_user, w):
     draft = {"version": 1, "allocations": [{"batch_id": b1.pk, "qty": 5}]}
     call(stranger, "put", f"{PKG}{pkg['id']}/draft/", draft, 403, "warehouse_not_assigned")
     assert fresh(b1).reserved_qty == 0
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("get", f"{REQ}abc/"),
+        ("post", f"{REQ}abc/submit/"),
+        ("get", f"{PKG}abc/"),
+        ("post", f"{PKG}true/cancel/"),
+        ("post", f"{PKG}1x/approve-dispatch/"),
+    ],
+)
+def test_an_id_that_is_not_a_number_is_a_json_404_not_a_500(api_as, w, method, url):
+    # Found by tests/api/test_schemathesis.py: the views int() the id, which raised ValueError (a 500).
+    call(api_as(w.lo), method, url, {"version": 1}, 404, "not_found")

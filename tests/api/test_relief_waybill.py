@@ -56,6 +56,16 @@ def test_no_waybill_before_dispatch(api_as, w):
     assert api_as(w.reader).get("/api/v1/relief-packages/999999/waybill/").status_code == 404
 
 
+@pytest.mark.parametrize(("suffix", "fmt"), [("waybill.pdf", "pdf"), ("waybill/", "html")])
+def test_a_waybill_error_is_json_even_when_the_document_format_is_asked_for(api_as, w, suffix, fmt):
+    # Found by tests/api/test_schemathesis.py: ?format=pdf (or html) picked the document's renderer,
+    # which sent the JSON error body labelled application/pdf (or text/html).
+    pkg = w.package()
+    resp = api_as(w.reader).get(f"/api/v1/relief-packages/{pkg['id']}/{suffix}", {"format": fmt})
+    assert resp.status_code == 409 and resp["Content-Type"] == "application/json"
+    assert resp.json()["code"] == "not_dispatched"
+
+
 def test_openapi_schema_has_request_and_response_bodies_for_relief_views():
     from stockledger.relief import api
 

@@ -161,6 +161,30 @@ def test_lpg_products_are_listed_and_created_by_managers(api_as, world):
     assert "full_item_id" in assert_error(again, 400, "validation_error")["extra"]["fields"]
 
 
+def test_an_lpg_item_id_too_large_for_the_database_is_a_400_not_a_500(api_as):
+    # Found by tests/api/test_schemathesis.py: the id reached the query and the driver overflowed.
+    body = {"code": "lpg-x", "name": "x", "size_kg": "5", "full_item_id": 2**70, "empty_item_id": 1}
+    r = api_as(Role.ADMIN).post("/api/v1/lpg-products/", body, format="json")
+    assert "full_item_id" in assert_error(r, 400, "validation_error")["extra"]["fields"]
+
+
+def test_an_id_filter_too_large_for_the_database_is_refused_or_matches_nothing(seller, world):
+    # Found by tests/api/test_schemathesis.py: the value reached the query and SQLite's driver overflowed.
+    r = seller.get("/api/v1/invoices/", {"depot": 2**70})
+    assert "depot" in assert_error(r, 400, "validation_error")["extra"]["fields"]
+    r = seller.get("/api/v1/depot-stock/", {"warehouse": 2**70})
+    assert r.status_code == 200 and r.json()["count"] == 0
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [("pdf/", "pdf"), ("print/", "html")])
+def test_an_invoice_document_error_is_json_whatever_format_is_asked_for(seller, suffix, fmt):
+    # Found by tests/api/test_schemathesis.py: ?format=pdf sent the 404 body labelled application/pdf,
+    # and ?format=html sent a bare "404 Not Found" page instead of the error body.
+    r = seller.get(f"/api/v1/invoices/999999/{suffix}", {"format": fmt})
+    assert r["Content-Type"] == "application/json"
+    assert_error(r, 404, "not_found")
+
+
 def test_the_schema_describes_requests_and_responses(api_as):
     schema = api_as(Role.READER).get("/api/v1/schema/?format=json").json()
     paths = schema["paths"]

@@ -7,7 +7,7 @@ saw (body "version" or an If-Match header); a stale one is 409.
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from stockledger.core.api import CanRead
+from stockledger.core.api import CanRead, refuse_nul
 from stockledger.core.errors import ValidationError
 
 from . import selectors, services
@@ -97,6 +97,7 @@ class CatalogViewSet(
     def create(self, request, *args, **kwargs):
         ser = self.get_serializer(data=request.data)
         ser.is_valid(raise_exception=True)
+        refuse_nul(ser.validated_data)  # e.g. attributes sent as JSON text in a form field
         data = {k: v for k, v in ser.validated_data.items() if k not in ("active",)}
         obj = type(self).create_service(actor=request.user, **data)
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
@@ -105,6 +106,7 @@ class CatalogViewSet(
         obj = self.get_object()
         ser = self.get_serializer(obj, data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
+        refuse_nul(ser.validated_data)
         changes = {k: v for k, v in ser.validated_data.items() if k not in ("code", "sku", "product_type")}
         obj = type(self).update_service(
             actor=request.user, version=version_from(request), **{self.id_kwarg: obj.pk}, **changes

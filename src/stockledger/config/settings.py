@@ -93,7 +93,11 @@ TEMPLATES = [
 
 def database_from_url(url: str) -> dict:
     """One place that turns a DATABASE_URL into Django's settings, with our per-backend options."""
-    db = dj_database_url.parse(url, conn_max_age=int(os.environ.get("CONN_MAX_AGE", "0")))
+    # CONN_MAX_AGE > 0 keeps a connection open across requests for that many seconds; it is then checked
+    # before each request reuses it (CONN_HEALTH_CHECKS), so a connection the server dropped meanwhile
+    # (restart, idle timeout, terminated) is replaced instead of failing the request.
+    max_age = int(os.environ.get("CONN_MAX_AGE", "0"))
+    db = dj_database_url.parse(url, conn_max_age=max_age, conn_health_checks=max_age > 0)
     engine = db["ENGINE"]
     options = db.setdefault("OPTIONS", {})
     if engine.endswith("sqlite3"):
@@ -148,6 +152,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["stockledger.core.api.CanRead"],
+    "DEFAULT_PARSER_CLASSES": [
+        "stockledger.core.api.JSONParser",
+        "stockledger.core.api.FormParser",
+        "stockledger.core.api.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "stockledger.core.api.Pagination",
     "PAGE_SIZE": 50,
@@ -163,6 +172,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "stockledger.core.api.document_error_responses",
+    ],
 }
 
 LOGGING = {

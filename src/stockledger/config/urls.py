@@ -14,3 +14,5 @@ urlpatterns = [
     path("", include(web_urls.auth_urlpatterns)),
     path("", include("stockledger.web.urls")),
 ]
+
+handler404 = "stockledger.core.views.not_found"

@@ -16,7 +16,9 @@ def lock(model: type[models.Model], ids: Iterable[int]) -> dict:
     No joins: FOR UPDATE on a join would lock the joined rows too, out of pk order.
     """
     assert transaction.get_connection().in_atomic_block, "lock() needs a transaction"
-    wanted = sorted(set(ids))
+    # An id outside the key column's range names no row (and would overflow the driver), so it is left out.
+    low, high = transaction.get_connection().ops.integer_field_range(model._meta.pk.get_internal_type())
+    wanted = sorted({i for i in ids if low <= i <= high})
     if not wanted:
         return {}
     qs = model._default_manager.select_for_update().filter(pk__in=wanted).order_by("pk")

@@ -5,6 +5,8 @@ service, and return its result; reads go through selectors. Every POST accepts a
 header. Permissions are decided by the services (core.roles); reading needs any role.
 """
 
+from datetime import date
+
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -12,7 +14,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from stockledger.core.api import idempotency_key
+from stockledger.core.api import MAX_ID, idempotency_key
 from stockledger.core.errors import ValidationError
 from stockledger.stock.models import Batch
 
@@ -292,6 +294,32 @@ FILTERS = [
 ]
 
 
+def query(request, *, ints=(), dates=(), texts=()) -> dict:
+    """The named query parameters, parsed (absent or empty: None); one that does not parse is a 400
+    here rather than a 500 from the database."""
+    q, out, errors = request.query_params, {}, {}
+    for name in (*ints, *dates, *texts):
+        value = q.get(name)
+        if value in (None, ""):
+            out[name] = None
+        elif name in ints:
+            out[name] = int(value) if value.isascii() and value.isdigit() else None
+            if not out[name] or out[name] > MAX_ID:
+                errors[name] = ["an id (a positive whole number)"]
+        elif name in dates:
+            try:
+                out[name] = date.fromisoformat(value)
+            except ValueError:
+                errors[name] = ["a date (YYYY-MM-DD)"]
+        elif "\x00" in value:
+            errors[name] = ["text without NUL characters"]
+        else:
+            out[name] = value
+    if errors:
+        raise ValidationError(f"Bad query parameter: {', '.join(sorted(errors))}.", fields=errors)
+    return out
+
+
 class PipeBatchList(generics.GenericAPIView):
     serializer_class = ser.PipeBatch
     filter_backends: list = []
@@ -307,15 +335,8 @@ class PipeBatchList(generics.GenericAPIView):
         responses={200: ser.PipeBatch(many=True)},
     )
     def get(self, request):
-        q = request.query_params
-        qs = selectors.pipe_batches(
-            item=q.get("item"),
-            warehouse=q.get("warehouse"),
-            product_type=q.get("product_type"),
-            status=q.get("status"),
-            date_from=q.get("date_from"),
-            date_to=q.get("date_to"),
-        )
+        q = query(request, ints=("item", "warehouse"), dates=("date_from", "date_to"), texts=("product_type", "status"))
+        qs = selectors.pipe_batches(**q)
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(ser.PipeBatch(selectors.batch_details(page), many=True).data)
 
@@ -333,16 +354,14 @@ class PipeVariants(APIView):
         responses={200: ser.VariantTotal(many=True)},
     )
     def get(self, request):
-        q = request.query_params
-        rows = selectors.variant_totals(product_type=q.get("product_type"), warehouse=q.get("warehouse"))
+        rows = selectors.variant_totals(**query(request, ints=("warehouse",), texts=("product_type",)))
         return Response(ser.VariantTotal(rows, many=True).data)
 
 
 class DispatchSelection(APIView):
     @extend_schema(parameters=FILTERS, responses={200: ser.SelectionRecord(many=True)})
     def get(self, request):
-        q = request.query_params
-        rows = selectors.dispatch_selection(item=q.get("item"), warehouse=q.get("warehouse"))
+        rows = selectors.dispatch_selection(**query(request, ints=("item", "warehouse")))
         return Response(ser.SelectionRecord(rows, many=True).data)
 
 

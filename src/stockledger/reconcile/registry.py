@@ -151,7 +151,7 @@ _REGISTRY: dict[str, Invariant] = {}
 
 
 def _order(inv_id: str):
-    digits = "".join(c for c in inv_id if c.isdigit())
+    digits = "".join(c for c in inv_id if c in "0123456789")  # not isdigit(): "²" is a digit int() refuses
     return (inv_id.rstrip("0123456789"), int(digits) if digits else 0, inv_id)
 
 

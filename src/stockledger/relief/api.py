@@ -46,6 +46,7 @@ def _lines(rows) -> list[dict] | None:
 
 class ReliefRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [CanRead]
+    lookup_value_regex = "[0-9]+"  # the views int() the id: anything else is a 404, not a 500
     filterset_fields = ["status", "agency", "urgency"]
 
     def get_queryset(self):
@@ -103,6 +104,7 @@ class ReliefRequestViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 class ReliefPackageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     permission_classes = [CanRead]
+    lookup_value_regex = "[0-9]+"
     filterset_fields = ["status", "request"]
 
     def get_queryset(self):

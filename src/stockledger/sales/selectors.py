@@ -4,6 +4,7 @@ import django_filters
 from django.conf import settings
 from django.db.models import Q
 
+from stockledger.core.api import MAX_ID
 from stockledger.stock.models import Inventory
 
 from .models import Invoice, LpgProduct, SalesTransaction
@@ -36,9 +37,10 @@ def _null_or_id(qs, field: str, value: str):
     if str(value).strip().lower() in {"none", "null", "0"}:
         return qs.filter(**{f"{field}__isnull": True})
     try:
-        return qs.filter(**{f"{field}_id": int(value)})
+        pk = int(value)
     except (TypeError, ValueError):
         return qs.none()
+    return qs.filter(**{f"{field}_id": pk}) if 0 < pk <= MAX_ID else qs.none()
 
 
 class SaleFilter(django_filters.FilterSet):
@@ -51,8 +53,9 @@ class SaleFilter(django_filters.FilterSet):
 
 
 class InvoiceFilter(django_filters.FilterSet):
-    customer = django_filters.NumberFilter(field_name="transaction__customer")
-    depot = django_filters.NumberFilter(field_name="transaction__depot")
+    # Bounded: an id past the key column's range would overflow the driver (a 500) instead of a 400.
+    customer = django_filters.NumberFilter(field_name="transaction__customer", min_value=1, max_value=MAX_ID)
+    depot = django_filters.NumberFilter(field_name="transaction__depot", min_value=1, max_value=MAX_ID)
 
     class Meta:
         model = Invoice

@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from stockledger.core.api import MAX_ID
 from stockledger.stock.models import Inventory
 from stockledger.stock.services.postings import POSTING_KINDS
 
@@ -94,8 +95,8 @@ class DepotStockSerializer(serializers.ModelSerializer):
 
 
 class LpgProductSerializer(serializers.ModelSerializer):
-    full_item_id = serializers.IntegerField(min_value=1)
-    empty_item_id = serializers.IntegerField(min_value=1)
+    full_item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    empty_item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
 
     class Meta:
         model = LpgProduct

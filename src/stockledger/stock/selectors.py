@@ -1,7 +1,11 @@
 """Stock reads: batches, inventory rows, the ledger."""
 
+from datetime import UTC
+
 import django_filters
+from django import forms
 from django.db.models import F
+from django_filters.fields import IsoDateTimeField
 
 from .models import Batch, Inventory, LedgerEntry
 
@@ -51,9 +55,25 @@ class InventoryFilter(django_filters.FilterSet):
         return low if value else qs.exclude(pk__in=low.values("pk"))
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, turned into UTC: ISO allows offsets up to ±23:59, PostgreSQL refuses
+    one past ±15:59 (a 500). A value that leaves years 1-9999 in UTC is a 400."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        try:
+            return value.astimezone(UTC) if value is not None else None
+        except OverflowError:
+            raise forms.ValidationError("Enter a date-time within years 1 to 9999 in UTC.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class LedgerFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    since = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    until = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = LedgerEntry
